@@ -1,0 +1,263 @@
+// Package httpapi serves the Nacos 1.x naming API (/nacos/v1/ns/...) and the
+// console health endpoints over HTTP. It parses and validates parameters the
+// way Nacos does, calls the registry through small interfaces, and maps
+// errors to Nacos status codes and messages in one place (errors.go).
+package httpapi
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pulse-registry/pulse/internal/clock"
+	"github.com/pulse-registry/pulse/internal/naming"
+	"github.com/pulse-registry/pulse/internal/switches"
+	"github.com/pulse-registry/pulse/internal/wire"
+)
+
+// Writer is the write side of the registry. Standalone it is the
+// *naming.Registry; in cluster mode a replicated store implements it.
+type Writer interface {
+	Register(key naming.ServiceKey, spec naming.InstanceSpec, now time.Time) error
+	Update(key naming.ServiceKey, spec naming.InstanceSpec, now time.Time) error
+	PatchInstance(key naming.ServiceKey, cluster, ip string, port int, p naming.Patch, now time.Time) error
+	Deregister(key naming.ServiceKey, cluster, ip string, port int, ephemeral bool, now time.Time) bool
+	Beat(key naming.ServiceKey, b naming.BeatSpec, now time.Time) (naming.BeatResult, error)
+	CreateService(key naming.ServiceKey, spec naming.ServiceSpec, now time.Time) error
+	UpdateService(key naming.ServiceKey, spec naming.ServiceSpec, now time.Time) error
+	DeleteService(key naming.ServiceKey, now time.Time) error
+	UpdateCluster(key naming.ServiceKey, name string, spec naming.ClusterSpec, now time.Time) error
+	UpdateMetadata(key naming.ServiceKey, b naming.MetadataBatch, now time.Time) ([]string, error)
+}
+
+// Reader is the read side of the registry.
+type Reader interface {
+	Select(q naming.Query, buf []naming.Host) naming.Selection
+	Instance(key naming.ServiceKey, cluster, ip string, port int) (naming.Host, error)
+	Service(key naming.ServiceKey) (naming.ServiceInfo, error)
+	Services(namespace string) []string
+	Stats() naming.Stats
+}
+
+// Subscriber registers UDP push targets from list queries. *push.Pusher
+// implements it.
+type Subscriber interface {
+	// Subscribe adds or refreshes a target and reports whether pushes to it
+	// are enabled (the answer then advertises the push cacheMillis).
+	Subscribe(t Target) bool
+}
+
+// Target is a client that asked for pushes of a service: what its own
+// instance/list query looked like, so a push can carry the same answer.
+type Target struct {
+	Key         naming.ServiceKey
+	Clusters    string // as the client sent it
+	HealthyOnly bool
+	Env         string
+	Addr        netip.AddrPort // where pushes go: clientIP (or the peer) and udpPort
+	Agent       wire.Agent
+	App         string
+}
+
+// Config wires a Handler.
+type Config struct {
+	Writer   Writer
+	Reader   Reader
+	Switches *switches.Set
+	Clock    clock.Clock
+	Logger   *slog.Logger
+	// ContextPath is the URL prefix, "/nacos" by default.
+	ContextPath string
+	// Subscriber registers push targets; nil disables push.
+	Subscriber Subscriber
+	// Ready reports whether the server takes traffic; nil means always.
+	Ready func() bool
+	// Metrics adds the figures of other components to /operator/metrics.
+	Metrics func(*wire.Metrics)
+	// Self is the address this server is reached at, for /operator/servers.
+	Self netip.AddrPort
+	// Version is reported by /v1/console/server/state.
+	Version string
+}
+
+// Handler is the http.Handler of the API. It is safe for concurrent use.
+type Handler struct {
+	cfg  Config
+	w    Writer
+	r    Reader
+	sw   *switches.Set
+	clk  clock.Clock
+	log  *slog.Logger
+	mux  *http.ServeMux
+	pool sync.Pool // *listBuf
+
+	beats, registers, deregisters atomic.Int64
+}
+
+// New returns a Handler serving cfg's registry.
+func New(cfg Config) *Handler {
+	if cfg.ContextPath == "" {
+		cfg.ContextPath = "/nacos"
+	}
+	cfg.ContextPath = "/" + strings.Trim(cfg.ContextPath, "/")
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Switches == nil {
+		cfg.Switches = switches.New()
+	}
+	h := &Handler{
+		cfg: cfg,
+		w:   cfg.Writer,
+		r:   cfg.Reader,
+		sw:  cfg.Switches,
+		clk: cfg.Clock,
+		log: cfg.Logger,
+		mux: http.NewServeMux(),
+	}
+	h.routes()
+	return h
+}
+
+// route maps one path to a handler per method; any other method under the
+// naming prefix gets Nacos' 501 "no such api".
+type route map[string]func(http.ResponseWriter, *http.Request, *params) error
+
+func (h *Handler) routes() {
+	ns := h.cfg.ContextPath + "/v1/ns"
+	h.handle(ns+"/instance", route{
+		"POST":   h.register,
+		"DELETE": h.deregister,
+		"PUT":    h.update,
+		"PATCH":  h.patch,
+		"GET":    h.detail,
+	})
+	h.handle(ns+"/instance/list", route{"GET": h.list})
+	h.handle(ns+"/instance/beat", route{"PUT": h.beat})
+	h.handle(ns+"/instance/metadata/batch", route{"PUT": h.metadataBatch, "DELETE": h.metadataBatch})
+	h.handle(ns+"/service", route{
+		"POST":   h.createService,
+		"DELETE": h.deleteService,
+		"PUT":    h.updateService,
+		"GET":    h.getService,
+	})
+	h.handle(ns+"/service/list", route{"GET": h.serviceList})
+	h.handle(ns+"/cluster", route{"PUT": h.updateCluster})
+	h.handle(ns+"/health", route{"PUT": h.setHealth})
+	h.handle(ns+"/health/instance", route{"PUT": h.setHealth})
+	for _, op := range []string{"/operator", "/ops"} {
+		h.handle(ns+op+"/switches", route{"GET": h.getSwitches, "PUT": h.putSwitches})
+		h.handle(ns+op+"/metrics", route{"GET": h.metrics})
+		h.handle(ns+op+"/servers", route{"GET": h.servers})
+	}
+	h.mux.HandleFunc(ns+"/", func(w http.ResponseWriter, r *http.Request) {
+		writeText(w, http.StatusNotImplemented, "no such api:"+r.Method+":"+r.URL.Path)
+	})
+	console := h.cfg.ContextPath + "/v1/console"
+	h.mux.HandleFunc("GET "+console+"/health/liveness", func(w http.ResponseWriter, r *http.Request) {
+		writeText(w, http.StatusOK, "OK")
+	})
+	h.mux.HandleFunc("GET "+console+"/health/readiness", func(w http.ResponseWriter, r *http.Request) {
+		if h.cfg.Ready != nil && !h.cfg.Ready() {
+			writeText(w, http.StatusInternalServerError, "Naming is not in readiness")
+			return
+		}
+		writeText(w, http.StatusOK, "OK")
+	})
+	h.mux.HandleFunc("GET "+console+"/server/state", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, wire.ServerState{Version: h.cfg.Version, StandaloneMode: "standalone", FunctionMode: "naming"})
+	})
+}
+
+// Handle registers an extra handler on the API's mux, for endpoints that
+// other packages own (push state, subscribers).
+func (h *Handler) Handle(pattern string, handler http.Handler) { h.mux.Handle(pattern, handler) }
+
+// ContextPath returns the URL prefix, such as "/nacos".
+func (h *Handler) ContextPath() string { return h.cfg.ContextPath }
+
+func (h *Handler) handle(path string, rt route) {
+	h.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		fn := rt[r.Method]
+		if fn == nil {
+			writeText(w, http.StatusNotImplemented, "no such api:"+r.Method+":"+r.URL.Path)
+			return
+		}
+		if h.revise(w, r) {
+			return
+		}
+		p, err := parseParams(r)
+		if err == nil {
+			err = fn(w, r, p)
+		}
+		if err != nil {
+			h.writeError(w, r, err)
+		}
+	})
+}
+
+// revise applies the switches an operator can use to shed traffic, as Nacos'
+// TrafficReviseFilter does: limitedUrlMap and overriddenServerStatus.
+func (h *Handler) revise(w http.ResponseWriter, r *http.Request) bool {
+	sw := h.sw.Get()
+	path := strings.TrimPrefix(r.URL.Path, h.cfg.ContextPath)
+	for prefix, code := range sw.LimitedURLMap {
+		if strings.HasPrefix(path, prefix) || strings.HasPrefix(r.URL.Path, prefix) {
+			w.WriteHeader(code)
+			return true
+		}
+	}
+	status := "UP"
+	if sw.OverriddenServerStatus != nil {
+		status = *sw.OverriddenServerStatus
+	}
+	switch {
+	case status == "UP",
+		status == "WRITE_ONLY" && r.Method != http.MethodGet,
+		status == "READ_ONLY" && r.Method == http.MethodGet:
+		return false
+	}
+	writeText(w, http.StatusServiceUnavailable, "server is "+status+"now, please try again later!")
+	return true
+}
+
+// ServeHTTP serves the API. A panic in a handler becomes a 500 and a log
+// line instead of a dropped connection.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			h.log.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+			writeText(w, http.StatusInternalServerError, "caused: internal error;")
+		}
+	}()
+	h.mux.ServeHTTP(w, r)
+}
+
+func writeOK(w http.ResponseWriter) { writeText(w, http.StatusOK, "ok") }
+
+func writeJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeText(w, http.StatusInternalServerError, "caused: "+err.Error()+";")
+		return
+	}
+	writeJSONBytes(w, b)
+}
+
+func writeJSONBytes(w http.ResponseWriter, b []byte) {
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,115 @@
+package wire
+
+import "encoding/json"
+
+// InstanceDetail is the answer of GET /instance.
+type InstanceDetail struct {
+	Service     string          `json:"service"`
+	IP          string          `json:"ip"`
+	Port        int             `json:"port"`
+	ClusterName string          `json:"clusterName"`
+	Weight      float64         `json:"weight"`
+	Healthy     bool            `json:"healthy"`
+	Enabled     bool            `json:"enabled"`
+	Ephemeral   bool            `json:"ephemeral"`
+	InstanceID  string          `json:"instanceId"`
+	Metadata    json.RawMessage `json:"metadata"`
+	LastBeat    int64           `json:"lastBeat"` // ms epoch
+}
+
+// Service is the answer of GET /service.
+type Service struct {
+	Name             string          `json:"name"` // bare
+	GroupName        string          `json:"groupName"`
+	NamespaceID      string          `json:"namespaceId"`
+	ProtectThreshold float64         `json:"protectThreshold"`
+	Metadata         json.RawMessage `json:"metadata"`
+	Selector         json.RawMessage `json:"selector"`
+	Clusters         []Cluster       `json:"clusters"`
+}
+
+// Cluster is one cluster inside Service.
+type Cluster struct {
+	Name          string          `json:"name"`
+	HealthChecker json.RawMessage `json:"healthChecker"`
+	Metadata      json.RawMessage `json:"metadata"`
+}
+
+// ServiceNames is the answer of GET /service/list.
+type ServiceNames struct {
+	Count int      `json:"count"`
+	Doms  []string `json:"doms"`
+}
+
+// MetadataBatchReply is the answer of PUT|DELETE /instance/metadata/batch.
+type MetadataBatchReply struct {
+	Updated []string `json:"updated"`
+}
+
+// InstanceRef is one element of the "instances" parameter of the metadata
+// batch endpoints.
+type InstanceRef struct {
+	IP          string      `json:"ip"`
+	Port        *flexNumber `json:"port"`
+	Ephemeral   *bool       `json:"ephemeral"`
+	ClusterName string      `json:"clusterName"`
+}
+
+// PortValue returns the port, 0 when absent.
+func (r InstanceRef) PortValue() int {
+	if r.Port == nil {
+		return 0
+	}
+	return int(*r.Port)
+}
+
+// Metrics is the answer of GET /operator/metrics.
+type Metrics struct {
+	Status                   string  `json:"status"`
+	ServiceCount             int     `json:"serviceCount"`
+	InstanceCount            int     `json:"instanceCount"`
+	SubscribeCount           int     `json:"subscribeCount"`
+	RaftNotifyTaskCount      int     `json:"raftNotifyTaskCount"`
+	ResponsibleServiceCount  int     `json:"responsibleServiceCount"`
+	ResponsibleInstanceCount int     `json:"responsibleInstanceCount"`
+	CPU                      float64 `json:"cpu"`
+	Load                     float64 `json:"load"`
+	Mem                      float64 `json:"mem"`
+
+	// Pulse additions, named like the Nacos monitor gauges where one exists.
+	TotalPush        int64 `json:"totalPush"`
+	FailedPush       int64 `json:"failedPush"`
+	AvgPushCost      int64 `json:"avgPushCost"`
+	MaxPushCost      int64 `json:"maxPushCost"`
+	BeatCount        int64 `json:"beatCount"`
+	UnhealthyCount   int64 `json:"unhealthyCount"`
+	ExpiredCount     int64 `json:"expiredCount"`
+	ExpiryLateMaxMs  int64 `json:"expiryLateMaxMs"`
+	ExpiryLateP99Ms  int64 `json:"expiryLateP99Ms"`
+	RegisterCount    int64 `json:"registerCount"`
+	DeregisterCount  int64 `json:"deregisterCount"`
+	HealthCheckState bool  `json:"healthCheckEnabled"`
+}
+
+// Servers is the answer of GET /operator/servers.
+type Servers struct {
+	Servers []Member `json:"servers"`
+}
+
+// Member is one server of the cluster.
+type Member struct {
+	IP            string         `json:"ip"`
+	Port          int            `json:"port"`
+	State         string         `json:"state"`
+	ExtendInfo    map[string]any `json:"extendInfo"`
+	Address       string         `json:"address"`
+	FailAccessCnt int            `json:"failAccessCnt"`
+}
+
+// ServerState is the answer of GET /v1/console/server/state.
+type ServerState struct {
+	Version        string `json:"version"`
+	StandaloneMode string `json:"standalone_mode"`
+	FunctionMode   string `json:"function_mode"`
+	AuthEnabled    bool   `json:"auth_enabled"`
+}
