@@ -1,0 +1,148 @@
+package wire
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// UDP push limits.
+const (
+	// GzipThreshold: payloads of this many bytes or more are gzipped, as
+	// Nacos does.
+	GzipThreshold = 1024
+	// MaxDatagram is the largest datagram Pulse sends: nacos-sdk-go v1.x
+	// reads pushes into a 4024-byte buffer and loses anything longer.
+	MaxDatagram = 4024
+	// MaxSeq bounds push sequence numbers: the Node client parses them as
+	// JavaScript numbers, exact only below 2^53.
+	MaxSeq = 1<<53 - 1
+)
+
+// Push types.
+const (
+	PushTypeDom     = "dom"
+	PushTypeService = "service"
+	PushTypeAck     = "push-ack"
+)
+
+// ErrPushTooLarge is returned by EncodePush when even the gzipped packet is
+// larger than MaxDatagram.
+var ErrPushTooLarge = errors.New("wire: push packet larger than one datagram")
+
+// EncodePush builds the datagram of a push: {"type":"dom","data":<list JSON
+// as a string>,"lastRefTime":seq}, gzipped when it is GzipThreshold bytes or
+// more. It fails with ErrPushTooLarge when the result would not fit in
+// MaxDatagram.
+func EncodePush(seq int64, list []byte) ([]byte, error) {
+	b := make([]byte, 0, len(list)+len(list)/8+64)
+	b = append(b, `{"type":"dom","data":`...)
+	b = AppendString(b, string(list))
+	b = append(b, `,"lastRefTime":`...)
+	b = strconv.AppendInt(b, seq, 10)
+	b = append(b, '}')
+	if len(b) < GzipThreshold {
+		return b, nil
+	}
+	var z bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&z, gzip.BestSpeed)
+	_, _ = zw.Write(b)
+	_ = zw.Close()
+	if z.Len() > MaxDatagram {
+		return nil, fmt.Errorf("encode push of %d bytes (%d gzipped): %w", len(b), z.Len(), ErrPushTooLarge)
+	}
+	return z.Bytes(), nil
+}
+
+// PushPacket is a decoded push.
+type PushPacket struct {
+	Type        string `json:"type"`
+	Data        string `json:"data"`
+	LastRefTime int64  `json:"lastRefTime"`
+}
+
+// maxInflated bounds the size of a gunzipped push, against zip bombs.
+const maxInflated = 16 << 20
+
+// DecodePush decodes a push datagram, gzipped or not (told by the gzip magic
+// bytes 1f 8b).
+func DecodePush(datagram []byte) (PushPacket, error) {
+	raw, err := Gunzip(datagram)
+	if err != nil {
+		return PushPacket{}, err
+	}
+	var p PushPacket
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return PushPacket{}, fmt.Errorf("decode push: %w", err)
+	}
+	return p, nil
+}
+
+// Gunzip returns b inflated when it starts with the gzip magic bytes, and b
+// itself otherwise.
+func Gunzip(b []byte) ([]byte, error) {
+	if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		return b, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("gunzip push: %w", err)
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, maxInflated+1))
+	if err != nil {
+		return nil, fmt.Errorf("gunzip push: %w", err)
+	}
+	if len(out) > maxInflated {
+		return nil, fmt.Errorf("gunzip push: more than %d bytes", maxInflated)
+	}
+	return out, nil
+}
+
+// Ack is a client's acknowledgement of a push.
+type Ack struct {
+	Type        string
+	LastRefTime int64
+}
+
+// DecodeAck decodes an ack datagram. Clients disagree on the type of
+// lastRefTime: Java and Go send a string, C# and Node a number. Both are
+// accepted.
+func DecodeAck(b []byte) (Ack, error) {
+	var j struct {
+		Type        string          `json:"type"`
+		LastRefTime json.RawMessage `json:"lastRefTime"`
+	}
+	if err := json.Unmarshal(b, &j); err != nil {
+		return Ack{}, fmt.Errorf("decode ack: %w", err)
+	}
+	s := strings.TrimSpace(string(j.LastRefTime))
+	if strings.HasPrefix(s, `"`) {
+		if err := json.Unmarshal(j.LastRefTime, &s); err != nil {
+			return Ack{}, fmt.Errorf("decode ack: %w", err)
+		}
+		s = strings.TrimSpace(s)
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		// Node echoes a number, which may be written in float form.
+		f, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil || f != float64(int64(f)) {
+			return Ack{}, fmt.Errorf("decode ack: lastRefTime %q is not an integer", s)
+		}
+		n = int64(f)
+	}
+	return Ack{Type: j.Type, LastRefTime: n}, nil
+}
+
+// AppendAck appends the ack a client sends for a push, in the Go and Java
+// clients' form (lastRefTime as a string).
+func AppendAck(b []byte, seq int64) []byte {
+	b = append(b, `{"type":"push-ack","lastRefTime":"`...)
+	b = strconv.AppendInt(b, seq, 10)
+	return append(b, `","data":""}`...)
+}
