@@ -2,11 +2,11 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: test check unit fuzz build tidy bench
+.PHONY: test check unit compat compat-go compat-node fuzz build tidy bench
 
-# test is what CI runs: formatting and vet, then every test with the race
-# detector.
-test: check unit
+# test is what CI runs: formatting and vet, every test with the race
+# detector, then the real Nacos clients against a freshly built binary.
+test: check unit compat
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -15,6 +15,20 @@ check:
 
 unit:
 	$(GO) test -race -shuffle=on -timeout 10m $(PKGS)
+
+# compat runs both client suites (compat/run.sh) even when the first fails;
+# each ends with its own "compat-go: PASS" or "compat-node: FAIL" line.
+compat: build
+	@status=0; \
+	GO=$(GO) bash compat/run.sh go || status=1; \
+	GO=$(GO) bash compat/run.sh node || status=1; \
+	exit $$status
+
+compat-go: build
+	@GO=$(GO) bash compat/run.sh go
+
+compat-node: build
+	@GO=$(GO) bash compat/run.sh node
 
 # fuzz runs each fuzz target for a short while.
 FUZZTIME ?= 20s
@@ -30,6 +44,7 @@ build:
 
 tidy:
 	$(GO) mod tidy && git diff --exit-code go.mod go.sum
+	cd compat/gosdk && $(GO) mod tidy && git diff --exit-code go.mod go.sum
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)

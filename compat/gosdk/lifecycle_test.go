@@ -1,0 +1,149 @@
+package gosdk
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nacos-group/nacos-sdk-go/vo"
+
+	"github.com/pulse-registry/pulse/internal/naming"
+)
+
+// Preserved metadata keys that set an instance's heartbeat timing.
+const (
+	metaInterval = "preserved.heart.beat.interval"
+	metaTimeout  = "preserved.heart.beat.timeout"
+	metaDelete   = "preserved.ip.delete.timeout"
+)
+
+// slack is how late a server-side transition may be seen: the poll step plus
+// scheduling delays on a loaded CI machine running the race detector.
+const slack = time.Second
+
+func TestSDK_CrashedClient(t *testing.T) {
+	p, c := begin(t)
+	svc := uniq("crash")
+	key := naming.ServiceKey{Namespace: naming.Namespace(""), Name: naming.Grouped("", svc)}
+	// A healthy neighbour keeps the share of healthy instances above the
+	// protect threshold (0), so the dead one is served as unhealthy.
+	register(t, c, instance(svc, "", "", 7401, 1, true, nil))
+
+	const timeout, deleteAfter = 1500 * time.Millisecond, 3000 * time.Millisecond
+	meta := map[string]string{
+		metaInterval: "300",
+		metaTimeout:  fmt.Sprint(timeout.Milliseconds()),
+		metaDelete:   fmt.Sprint(deleteAfter.Milliseconds()),
+	}
+	ch := startChild(t, p.addr(), "", instance(svc, "", "", 7402, 1, true, meta))
+
+	// The child's beats keep its instance alive past its heartbeat timeout.
+	first, err := p.Registry().Instance(key, naming.DefaultCluster, "127.0.0.1", 7402)
+	if err != nil {
+		t.Fatalf("child instance: %v", err)
+	}
+	var h naming.Host
+	if !waitFor(10*time.Second, func() bool {
+		h, err = p.Registry().Instance(key, naming.DefaultCluster, "127.0.0.1", 7402)
+		return err == nil && h.Healthy && h.LastBeat.Sub(first.LastBeat) > timeout
+	}) {
+		t.Fatalf("child instance not kept alive by beats: got %+v, %v; first beat at %v", h, err, first.LastBeat)
+	}
+	if !maps.Equal(h.Metadata.Map(), meta) {
+		t.Errorf("child instance metadata: got %v, want %v", h.Metadata.Map(), meta)
+	}
+
+	ch.kill()
+	killed := time.Now()
+	var unhealthyAt time.Time
+	if !waitFor(timeout+5*time.Second, func() bool {
+		h, err = p.Registry().Instance(key, naming.DefaultCluster, "127.0.0.1", 7402)
+		unhealthyAt = time.Now()
+		return err == nil && !h.Healthy
+	}) {
+		t.Fatalf("after SIGKILL: got %+v, %v; want the instance unhealthy", h, err)
+	}
+	lastBeat := h.LastBeat
+	if d := unhealthyAt.Sub(lastBeat); d < timeout || d > timeout+slack {
+		t.Errorf("unhealthy %v after the last beat, want %v (+%v)", d, timeout, slack)
+	}
+	var goneAt time.Time
+	if !waitFor(deleteAfter+5*time.Second, func() bool {
+		_, err = p.Registry().Instance(key, naming.DefaultCluster, "127.0.0.1", 7402)
+		goneAt = time.Now()
+		return errors.Is(err, naming.ErrInstanceNotFound)
+	}) {
+		t.Fatalf("after SIGKILL: got %v, want the instance removed", err)
+	}
+	if d := goneAt.Sub(lastBeat); d < deleteAfter || d > deleteAfter+slack {
+		t.Errorf("removed %v after the last beat, want %v (+%v)", d, deleteAfter, slack)
+	}
+	t.Logf("killed %v after the last beat; unhealthy after %v, removed after %v",
+		killed.Sub(lastBeat).Round(time.Millisecond), unhealthyAt.Sub(lastBeat).Round(time.Millisecond), goneAt.Sub(lastBeat).Round(time.Millisecond))
+
+	// The surviving client sees the crashed instance go.
+	eventually(t, 15*time.Second, "SDK view after the crash", "127.0.0.1:7401", func() string {
+		hosts, err := c.SelectAllInstances(vo.SelectAllInstancesParam{ServiceName: svc})
+		if err != nil {
+			return err.Error()
+		}
+		return strings.Join(hostKeys(hosts), " ")
+	})
+	ch.checkLog(t, nil)
+}
+
+// isConnError accepts the SDK's error lines about a request that could not
+// reach the server, which is what a client sees while its server restarts.
+func isConnError(line string) bool {
+	for _, s := range []string{"connection refused", "connection reset by peer", "EOF", "server closed idle connection"} {
+		if strings.Contains(line, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestSDK_ServerRestart(t *testing.T) {
+	t.Parallel()
+	srv := runPulse(t, "127.0.0.1:0")
+	ns, svcA, svcB := uniq("ns-restart"), uniq("restart-a"), uniq("restart-b")
+	a := instance(svcA, "G-r", "c1", 7501, 3, true, map[string]string{metaInterval: "300", "role": "a"})
+	b := instance(svcB, "", "", 7502, 2, true, map[string]string{metaInterval: "300", "role": "b"})
+	childA := startChild(t, srv.addr, "", a)
+	childB := startChild(t, srv.addr, ns, b)
+
+	// describe lists an instance the way the server has it, or "".
+	describe := func(api, namespace, grouped string) string {
+		var l listJSON
+		if err := getJSON(api, "/v1/ns/instance/list", urlValues("namespaceId", namespace, "serviceName", grouped), &l); err != nil {
+			return err.Error()
+		}
+		var out []string
+		for _, h := range l.Hosts {
+			out = append(out, fmt.Sprintf("%s:%d cluster=%s weight=%g healthy=%v ephemeral=%v role=%s",
+				h.IP, h.Port, h.ClusterName, h.Weight, h.Healthy, h.Ephemeral, h.Metadata["role"]))
+		}
+		return strings.Join(out, "; ")
+	}
+	wantA := "127.0.0.1:7501 cluster=c1 weight=3 healthy=true ephemeral=true role=a"
+	wantB := "127.0.0.1:7502 cluster=DEFAULT weight=2 healthy=true ephemeral=true role=b"
+	eventually(t, 5*time.Second, "A before the restart", wantA, func() string { return describe(srv.api, "", "G-r@@"+svcA) })
+	eventually(t, 5*time.Second, "B before the restart", wantB, func() string { return describe(srv.api, ns, "DEFAULT_GROUP@@"+svcB) })
+
+	srv.stop(t)
+	srv2 := runPulse(t, srv.addr)
+	// The new process starts empty; only the beats, which carry the whole
+	// instance, can bring the instances back: the SDK never re-registers.
+	eventually(t, 5*time.Second, "A after the restart", wantA, func() string { return describe(srv2.api, "", "G-r@@"+svcA) })
+	eventually(t, 5*time.Second, "B after the restart", wantB, func() string { return describe(srv2.api, ns, "DEFAULT_GROUP@@"+svcB) })
+	if m := metrics(t, srv2.api); m.RegisterCount != 0 || m.InstanceCount != 2 {
+		t.Errorf("restarted server: got %d registrations and %d instances, want 0 and 2 (restored by beats)", m.RegisterCount, m.InstanceCount)
+	}
+	childA.kill()
+	childB.kill()
+	childA.checkLog(t, isConnError)
+	childB.checkLog(t, isConnError)
+}

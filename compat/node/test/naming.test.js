@@ -1,0 +1,98 @@
+'use strict';
+
+// nacos-naming 2.6.3 against Pulse: registration, queries, deregistration,
+// namespaces and groups. The client has no update call.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const h = require('./helpers');
+
+test('register, getAllInstances and selectInstances', async t => {
+  const srv = await h.startPulse(t);
+  const client = await h.newClient(t, srv);
+  const svc = h.uniq('select');
+  const group = 'G-sel';
+  const reg = (port, extra) => client.registerInstance(svc, { ip: '127.0.0.1', port, ...extra }, group);
+  await reg(8001, { clusterName: 'c1', weight: 2, metadata: { version: '1', zone: 'a' } });
+  await reg(8002, { metadata: { version: '2' } });
+  await reg(8003, { clusterName: 'c1', weight: 5, ephemeral: false });
+  await reg(8004, { healthy: false, ephemeral: false }); // persistent: keeps its health
+  await reg(8005, { enabled: false, ephemeral: false }); // disabled: never listed
+
+  const all = await client.getAllInstances(svc, group, '', false);
+  assert.deepEqual(h.keys(all), ['127.0.0.1:8001', '127.0.0.1:8002', '127.0.0.1:8003', '127.0.0.1:8004']);
+  const byPort = Object.fromEntries(all.map(x => [x.port, x]));
+  const want = {
+    8001: { weight: 2, clusterName: 'c1', ephemeral: true, healthy: true, metadata: { version: '1', zone: 'a' } },
+    8002: { weight: 1, clusterName: 'DEFAULT', ephemeral: true, healthy: true, metadata: { version: '2' } },
+    8003: { weight: 5, clusterName: 'c1', ephemeral: false, healthy: true, metadata: {} },
+    8004: { weight: 1, clusterName: 'DEFAULT', ephemeral: false, healthy: false, metadata: {} },
+  };
+  for (const [port, w] of Object.entries(want)) {
+    const got = byPort[port];
+    assert.equal(typeof got.port, 'number', `${port}: port type`);
+    assert.equal(got.weight, w.weight, `${port}: weight`);
+    assert.equal(got.clusterName, w.clusterName, `${port}: clusterName`);
+    assert.equal(got.ephemeral, w.ephemeral, `${port}: ephemeral`);
+    assert.equal(got.healthy, w.healthy, `${port}: healthy`);
+    assert.equal(got.valid, w.healthy, `${port}: valid`);
+    assert.equal(got.enabled, true, `${port}: enabled`);
+    assert.deepEqual(got.metadata, w.metadata, `${port}: metadata`);
+    // The client says it is Java 1.0.0, which gets grouped names.
+    assert.equal(got.serviceName, `${group}@@${svc}`, `${port}: serviceName`);
+    assert.equal(got.instanceId, `127.0.0.1#${port}#${w.clusterName}#${group}@@${svc}`, `${port}: instanceId`);
+  }
+
+  // With subscribe (the default) the answer comes from the client's cache,
+  // filled by a list query that also registers it for push.
+  assert.deepEqual(h.keys(await client.getAllInstances(svc, group, 'c1')), ['127.0.0.1:8001', '127.0.0.1:8003']);
+  assert.deepEqual(h.keys(await client.getAllInstances(svc, group, 'c1,DEFAULT')), h.keys(all));
+  assert.deepEqual(h.keys(await client.selectInstances(svc, group, '', true)),
+    ['127.0.0.1:8001', '127.0.0.1:8002', '127.0.0.1:8003']);
+  assert.deepEqual(h.keys(await client.selectInstances(svc, group, '', false)), ['127.0.0.1:8004']);
+  assert.deepEqual(h.keys(await client.selectInstances(svc, group, 'c1', true, false)),
+    ['127.0.0.1:8001', '127.0.0.1:8003']);
+
+  assert.equal(await client.getServerStatus(), 'UP');
+  h.assertQuiet(client);
+});
+
+test('deregisterInstance', async t => {
+  const srv = await h.startPulse(t);
+  const client = await h.newClient(t, srv);
+  const svc = h.uniq('dereg');
+  await client.registerInstance(svc, { ip: '127.0.0.1', port: 8101 });
+  await client.registerInstance(svc, { ip: '127.0.0.1', port: 8102, clusterName: 'c1' });
+  await client.registerInstance(svc, { ip: '127.0.0.1', port: 8103, ephemeral: false });
+  const grouped = `DEFAULT_GROUP@@${svc}`;
+  assert.deepEqual(h.keys(await h.serverHosts(srv, 'public', grouped)),
+    ['127.0.0.1:8101', '127.0.0.1:8102', '127.0.0.1:8103']);
+
+  await client.deregisterInstance(svc, { ip: '127.0.0.1', port: 8102, clusterName: 'c1' });
+  await client.deregisterInstance(svc, { ip: '127.0.0.1', port: 8103, ephemeral: false });
+  assert.deepEqual(h.keys(await h.serverHosts(srv, 'public', grouped)), ['127.0.0.1:8101']);
+  assert.deepEqual(h.keys(await client.getAllInstances(svc, 'DEFAULT_GROUP', '', false)), ['127.0.0.1:8101']);
+  h.assertQuiet(client);
+});
+
+test('namespaces and groups are kept apart', async t => {
+  const srv = await h.startPulse(t);
+  const svc = h.uniq('iso');
+  const ns = h.uniq('ns');
+  const pub = await h.newClient(t, srv, 'public');
+  const other = await h.newClient(t, srv, ns);
+  await pub.registerInstance(svc, { ip: '127.0.0.1', port: 8201, metadata: { where: 'public/default' } });
+  await pub.registerInstance(svc, { ip: '127.0.0.1', port: 8202, metadata: { where: 'public/G2' } }, 'G2');
+  await other.registerInstance(svc, { ip: '127.0.0.1', port: 8203, metadata: { where: `${ns}/default` } });
+  await other.registerInstance(svc, { ip: '127.0.0.1', port: 8204, metadata: { where: `${ns}/G2` } }, 'G2');
+
+  const where = async (c, group) => (await c.getAllInstances(svc, group, '', false)).map(x => x.metadata.where).sort();
+  assert.deepEqual(await where(pub, 'DEFAULT_GROUP'), ['public/default']);
+  assert.deepEqual(await where(pub, 'G2'), ['public/G2']);
+  assert.deepEqual(await where(other, 'DEFAULT_GROUP'), [`${ns}/default`]);
+  assert.deepEqual(await where(other, 'G2'), [`${ns}/G2`]);
+  // The Go SDK's blank namespace and Node's "public" are the same one.
+  assert.deepEqual(h.keys(await h.serverHosts(srv, '', `DEFAULT_GROUP@@${svc}`)), ['127.0.0.1:8201']);
+  h.assertQuiet(pub);
+  h.assertQuiet(other);
+});
