@@ -110,7 +110,9 @@ func TestSDK_ServerRestart(t *testing.T) {
 	t.Parallel()
 	srv := runPulse(t, "127.0.0.1:0")
 	ns, svcA, svcB := uniq("ns-restart"), uniq("restart-a"), uniq("restart-b")
-	a := instance(svcA, "G-r", "c1", 7501, 3, true, map[string]string{metaInterval: "300", "role": "a"})
+	metaA := maps.Clone(trickyMeta)
+	metaA[metaInterval], metaA["role"] = "300", "a"
+	a := instance(svcA, "G-r", "c1", 7501, 3, true, metaA)
 	b := instance(svcB, "", "", 7502, 2, true, map[string]string{metaInterval: "300", "role": "b"})
 	childA := startChild(t, srv.addr, "", a)
 	childB := startChild(t, srv.addr, ns, b)
@@ -139,6 +141,13 @@ func TestSDK_ServerRestart(t *testing.T) {
 	// instance, can bring the instances back: the SDK never re-registers.
 	eventually(t, 5*time.Second, "A after the restart", wantA, func() string { return describe(srv2.api, "", "G-r@@"+svcA) })
 	eventually(t, 5*time.Second, "B after the restart", wantB, func() string { return describe(srv2.api, ns, "DEFAULT_GROUP@@"+svcB) })
+	var l listJSON
+	if err := getJSON(srv2.api, "/v1/ns/instance/list", urlValues("serviceName", "G-r@@"+svcA), &l); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Hosts) != 1 || !maps.Equal(l.Hosts[0].Metadata, metaA) {
+		t.Errorf("A's metadata after the restart: got %+v, want %v", l.Hosts, metaA)
+	}
 	if m := metrics(t, srv2.api); m.RegisterCount != 0 || m.InstanceCount != 2 {
 		t.Errorf("restarted server: got %d registrations and %d instances, want 0 and 2 (restored by beats)", m.RegisterCount, m.InstanceCount)
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/nacos-group/nacos-sdk-go/clients/naming_client"
 	"github.com/nacos-group/nacos-sdk-go/model"
 	"github.com/nacos-group/nacos-sdk-go/vo"
+
+	"github.com/pulse-registry/pulse/internal/naming"
 )
 
 // begin starts a parallel test that watches the SDK log, with a server of
@@ -352,4 +354,63 @@ func TestSDK_NamespacesAndGroups(t *testing.T) {
 			t.Errorf("GetAllServicesInfo %s: got %d %v, want %v", tc.name, list.Count, list.Doms, tc.want)
 		}
 	}
+}
+
+// trickyMeta holds values that break naive parameter parsing: the SDK sends
+// beats and updates as raw, unencoded form bodies.
+var trickyMeta = map[string]string{
+	"url":   "http://h/p?a=1&b=2",
+	"expr":  "a+b=c",
+	"pct":   "100%25%",
+	"space": "a b",
+	"quote": `say "hi"`,
+	"brace": "}{][",
+	"semi":  "a;b",
+	"uni":   "ünï",
+	"empty": "",
+}
+
+func TestSDK_MetadataOnEveryPath(t *testing.T) {
+	p, c := begin(t)
+	svc := uniq("meta")
+	meta := maps.Clone(trickyMeta)
+	meta[metaInterval] = "200"
+	in := instance(svc, "", "", 7601, 1, true, meta)
+	register(t, c, in)
+	metaOf := func() string {
+		hosts, err := c.SelectAllInstances(vo.SelectAllInstancesParam{ServiceName: svc})
+		if err != nil || len(hosts) != 1 {
+			return fmt.Sprintf("%v %v", hosts, err)
+		}
+		return fmt.Sprint(hosts[0].Metadata) // fmt sorts map keys
+	}
+	eventually(t, 5*time.Second, "metadata after register (form body)", fmt.Sprint(meta), metaOf)
+
+	// Remove the instance behind the SDK's back, as an expiry would: its next
+	// beat, a raw body carrying the metadata as JSON, re-creates it.
+	status, body := do(t, "DELETE", p.api+"/v1/ns/instance?"+urlValues(
+		"serviceName", "DEFAULT_GROUP@@"+svc, "ip", "127.0.0.1", "port", "7601").Encode())
+	if status != 200 {
+		t.Fatalf("DELETE instance: got %d %s", status, body)
+	}
+	key := naming.ServiceKey{Namespace: naming.Namespace(""), Name: naming.Grouped("", svc)}
+	var h naming.Host
+	if !waitFor(5*time.Second, func() bool {
+		var err error
+		h, err = p.Registry().Instance(key, naming.DefaultCluster, "127.0.0.1", 7601)
+		return err == nil
+	}) {
+		t.Fatal("instance not re-created by a beat within 5s")
+	}
+	if got := h.Metadata.Map(); !maps.Equal(got, meta) {
+		t.Errorf("metadata after re-creation from a beat: got %v, want %v", got, meta)
+	}
+
+	upd := maps.Clone(meta)
+	upd["expr"] = "x&y=z+1"
+	ok, err := c.UpdateInstance(vo.UpdateInstanceParam{Ip: "127.0.0.1", Port: 7601, ServiceName: svc, Ephemeral: true, Weight: 1, Enable: true, Metadata: upd})
+	if err != nil || !ok {
+		t.Fatalf("UpdateInstance: got %v, %v", ok, err)
+	}
+	eventually(t, 15*time.Second, "metadata after update (raw body)", fmt.Sprint(upd), metaOf)
 }

@@ -14,7 +14,9 @@ test('register, getAllInstances and selectInstances', async t => {
   const group = 'G-sel';
   const reg = (port, extra) => client.registerInstance(svc, { ip: '127.0.0.1', port, ...extra }, group);
   await reg(8001, { clusterName: 'c1', weight: 2, metadata: { version: '1', zone: 'a' } });
-  await reg(8002, { metadata: { version: '2' } });
+  // Values that break naive parameter parsing.
+  const tricky = { version: '2', url: 'http://h/p?a=1&b=2', expr: 'a+b=c', pct: '100%25%', space: 'a b', quote: 'say "hi"', uni: 'ünï' };
+  await reg(8002, { metadata: tricky });
   await reg(8003, { clusterName: 'c1', weight: 5, ephemeral: false });
   await reg(8004, { healthy: false, ephemeral: false }); // persistent: keeps its health
   await reg(8005, { enabled: false, ephemeral: false }); // disabled: never listed
@@ -24,7 +26,7 @@ test('register, getAllInstances and selectInstances', async t => {
   const byPort = Object.fromEntries(all.map(x => [x.port, x]));
   const want = {
     8001: { weight: 2, clusterName: 'c1', ephemeral: true, healthy: true, metadata: { version: '1', zone: 'a' } },
-    8002: { weight: 1, clusterName: 'DEFAULT', ephemeral: true, healthy: true, metadata: { version: '2' } },
+    8002: { weight: 1, clusterName: 'DEFAULT', ephemeral: true, healthy: true, metadata: tricky },
     8003: { weight: 5, clusterName: 'c1', ephemeral: false, healthy: true, metadata: {} },
     8004: { weight: 1, clusterName: 'DEFAULT', ephemeral: false, healthy: false, metadata: {} },
   };

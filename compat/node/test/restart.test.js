@@ -9,6 +9,11 @@ const assert = require('node:assert/strict');
 const h = require('./helpers');
 
 const INTERVAL = 'preserved.heart.beat.interval';
+// Values that break naive parameter parsing; they travel inside the beat.
+const TRICKY = {
+  url: 'http://h/p?a=1&b=2', expr: 'a+b=c', pct: '100%25%', space: 'a b',
+  quote: 'say "hi"', brace: '}{][', semi: 'a;b', uni: 'ünï', empty: '',
+};
 
 // A request that found no server: what a client sees while its server
 // restarts.
@@ -21,7 +26,7 @@ test('a restarted server gets the instances back from the beats', async t => {
   const svcB = h.uniq('restart-b');
   const a = await h.startChild(t, srv.addr, 'public', [{
     service: svcA, group: 'G-r',
-    instance: { ip: '127.0.0.1', port: 8401, clusterName: 'c1', weight: 3, metadata: { [INTERVAL]: '500', role: 'a' } },
+    instance: { ip: '127.0.0.1', port: 8401, clusterName: 'c1', weight: 3, metadata: { [INTERVAL]: '500', role: 'a', ...TRICKY } },
   }]);
   const b = await h.startChild(t, srv.addr, ns, [{
     service: svcB,
@@ -51,6 +56,8 @@ test('a restarted server gets the instances back from the beats', async t => {
   // instance, can bring the instances back: the client never re-registers.
   await h.eventually('A after the restart', 3000, wantA, () => describe(srv2, 'public', `G-r@@${svcA}`));
   await h.eventually('B after the restart', 3000, wantB, () => describe(srv2, ns, `DEFAULT_GROUP@@${svcB}`));
+  const [restored] = await h.serverHosts(srv2, 'public', `G-r@@${svcA}`);
+  assert.deepEqual(restored.metadata, { [INTERVAL]: '500', role: 'a', ...TRICKY });
   const m = (await h.getJSON(`${srv2.api}/v1/ns/operator/metrics`)).json;
   assert.equal(m.registerCount, 0, 'registrations on the restarted server');
   assert.equal(m.instanceCount, 2, 'instances on the restarted server');
