@@ -31,6 +31,10 @@ func TestSDK_CrashedClient(t *testing.T) {
 	// A healthy neighbour keeps the share of healthy instances above the
 	// protect threshold (0), so the dead one is served as unhealthy.
 	register(t, c, instance(svc, "", "", 7401, 1, true, nil))
+	var cb callbacks
+	if err := c.Subscribe(&vo.SubscribeParam{ServiceName: svc, SubscribeCallback: cb.record}); err != nil {
+		t.Fatalf("Subscribe: %v", err)
+	}
 
 	const timeout, deleteAfter = 1500 * time.Millisecond, 3000 * time.Millisecond
 	meta := map[string]string{
@@ -70,6 +74,9 @@ func TestSDK_CrashedClient(t *testing.T) {
 	if d := unhealthyAt.Sub(lastBeat); d < timeout || d > timeout+slack {
 		t.Errorf("unhealthy %v after the last beat, want %v (+%v)", d, timeout, slack)
 	}
+	// The subscribed client learns it by push: it would poll only 10 s after
+	// its last update.
+	eventually(t, 2*time.Second, "SDK callback after the heartbeat timeout", "7401:healthy 7402:unhealthy", cb.last)
 	var goneAt time.Time
 	if !waitFor(deleteAfter+5*time.Second, func() bool {
 		_, err = p.Registry().Instance(key, naming.DefaultCluster, "127.0.0.1", 7402)
@@ -84,14 +91,8 @@ func TestSDK_CrashedClient(t *testing.T) {
 	t.Logf("killed %v after the last beat; unhealthy after %v, removed after %v",
 		killed.Sub(lastBeat).Round(time.Millisecond), unhealthyAt.Sub(lastBeat).Round(time.Millisecond), goneAt.Sub(lastBeat).Round(time.Millisecond))
 
-	// The surviving client sees the crashed instance go.
-	eventually(t, 15*time.Second, "SDK view after the crash", "127.0.0.1:7401", func() string {
-		hosts, err := c.SelectAllInstances(vo.SelectAllInstancesParam{ServiceName: svc})
-		if err != nil {
-			return err.Error()
-		}
-		return strings.Join(hostKeys(hosts), " ")
-	})
+	eventually(t, 2*time.Second, "SDK callback after the delete timeout", "7401:healthy", cb.last)
+	t.Logf("callbacks: %q", cb.all())
 	ch.checkLog(t, nil)
 }
 

@@ -21,6 +21,8 @@ test('a crashed client turns unhealthy, then is removed', async t => {
   // (0), so the dead instance is served as unhealthy rather than healthy.
   const anchor = await h.newClient(t, srv);
   await anchor.registerInstance(svc, { ip: '127.0.0.1', port: 8301 });
+  const seen = h.recorder();
+  anchor.subscribe(svc, seen);
 
   const timeout = 2000;
   const deleteAfter = 4000;
@@ -58,6 +60,9 @@ test('a crashed client turns unhealthy, then is removed', async t => {
   const sinceBeat = unhealthyAt - dead.lastBeat;
   assert.ok(sinceBeat >= timeout && sinceBeat <= timeout + SLACK,
     `unhealthy ${sinceBeat} ms after the last beat, want ${timeout} (+${SLACK})`);
+  // The subscribed client learns it by push (its next poll is up to 10 s
+  // away).
+  await h.eventually('listener after the heartbeat timeout', 2000, '8301:healthy 8302:unhealthy', seen.last);
   let goneAt = 0;
   const gone = await h.waitFor(async () => {
     goneAt = Date.now();
@@ -68,6 +73,7 @@ test('a crashed client turns unhealthy, then is removed', async t => {
   assert.ok(sinceBeat2 >= deleteAfter && sinceBeat2 <= deleteAfter + SLACK,
     `removed ${sinceBeat2} ms after the last beat, want ${deleteAfter} (+${SLACK})`);
   assert.deepEqual(h.keys(await h.serverHosts(srv, 'public', grouped)), ['127.0.0.1:8301']);
+  await h.eventually('listener after the delete timeout', 2000, '8301:healthy', seen.last);
 
   assert.deepEqual(child.problems(), []);
   h.assertQuiet(anchor);

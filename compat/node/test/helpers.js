@@ -202,3 +202,52 @@ async function startChild(t, addr, namespace, instances) {
 }
 
 module.exports.startChild = startChild;
+
+// startListCounter puts an HTTP proxy in front of srv that counts instance
+// list queries per serviceName. Pushes do not pass through it (they go from
+// the server to the client over UDP), so a change a client learns while the
+// count stands still was pushed. Point a client at {addr: counter.addr}.
+async function startListCounter(t, srv) {
+  const [host, port] = srv.addr.split(':');
+  const counts = new Map();
+  const proxy = http.createServer((req, res) => {
+    const u = new URL(req.url, 'http://proxy');
+    if (u.pathname.endsWith('/instance/list')) {
+      const name = u.searchParams.get('serviceName');
+      counts.set(name, (counts.get(name) || 0) + 1);
+    }
+    const up = http.request({ host, port, path: req.url, method: req.method, headers: req.headers }, ur => {
+      res.writeHead(ur.statusCode, ur.headers);
+      ur.pipe(res);
+    });
+    up.on('error', err => {
+      res.writeHead(502);
+      res.end(String(err));
+    });
+    req.pipe(up);
+  });
+  await new Promise(resolve => proxy.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    proxy.closeAllConnections();
+    return new Promise(resolve => proxy.close(resolve));
+  });
+  return {
+    addr: `127.0.0.1:${proxy.address().port}`,
+    lists: grouped => counts.get(grouped) || 0,
+  };
+}
+
+// recorder returns a subscribe listener that keeps each call as the sorted
+// "port:healthy|unhealthy" of its hosts; rec.last() is the latest.
+function recorder() {
+  const calls = [];
+  const listener = hosts => {
+    calls.push(hosts.map(x => `${x.port}:${x.healthy ? 'healthy' : 'unhealthy'}`).sort().join(' '));
+  };
+  listener.calls = calls;
+  listener.last = () => (calls.length ? calls[calls.length - 1] : '(no call)');
+  return listener;
+}
+
+module.exports.startListCounter = startListCounter;
+module.exports.recorder = recorder;

@@ -1,0 +1,212 @@
+package gosdk
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nacos-group/nacos-sdk-go/model"
+	"github.com/nacos-group/nacos-sdk-go/vo"
+)
+
+// listCounter is an HTTP proxy in front of a server that counts instance
+// list queries per serviceName. Pushes do not pass through it (they go from
+// the server to the client over UDP), so a change a client learns while the
+// count stands still was pushed. Like the servers, it runs until TestMain
+// ends.
+type listCounter struct {
+	addr string
+	mu   sync.Mutex
+	n    map[string]int
+}
+
+func startListCounter(t *testing.T, api string) *listCounter {
+	t.Helper()
+	target, err := url.Parse(api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target.Path = ""
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := &listCounter{addr: ln.Addr().String(), n: map[string]int{}}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/instance/list") {
+			lc.mu.Lock()
+			lc.n[r.URL.Query().Get("serviceName")]++
+			lc.mu.Unlock()
+		}
+		proxy.ServeHTTP(w, r)
+	})}
+	serversWG.Add(2)
+	go func() {
+		defer serversWG.Done()
+		_ = srv.Serve(ln) // returns when closed below
+	}()
+	go func() {
+		defer serversWG.Done()
+		<-servers.Done()
+		_ = srv.Close()
+	}()
+	return lc
+}
+
+// lists returns how many list queries for grouped went through.
+func (lc *listCounter) lists(grouped string) int {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	return lc.n[grouped]
+}
+
+// callbacks records what a Subscribe callback was given, in order.
+type callbacks struct {
+	mu  sync.Mutex
+	got []string
+}
+
+// record is a SubscribeCallback. Each call is kept as the sorted
+// "port:healthy" of its instances, or "error: ..." .
+func (cb *callbacks) record(services []model.SubscribeService, err error) {
+	var s string
+	if err != nil {
+		s = "error: " + err.Error()
+	} else {
+		parts := make([]string, 0, len(services))
+		for _, x := range services {
+			h := "healthy"
+			if !x.Healthy {
+				h = "unhealthy"
+			}
+			parts = append(parts, fmt.Sprintf("%d:%s", x.Port, h))
+		}
+		sort.Strings(parts)
+		s = strings.Join(parts, " ")
+	}
+	cb.mu.Lock()
+	cb.got = append(cb.got, s)
+	cb.mu.Unlock()
+}
+
+func (cb *callbacks) all() []string {
+	cb.mu.Lock()
+	defer cb.mu.Unlock()
+	return append([]string(nil), cb.got...)
+}
+
+func (cb *callbacks) last() string {
+	all := cb.all()
+	if len(all) == 0 {
+		return "(no callback)"
+	}
+	return all[len(all)-1]
+}
+
+// pushStateJSON is the part of /operator/push/state the tests read.
+type pushStateJSON struct {
+	Total      int64 `json:"total"`
+	Succeed    int64 `json:"succeed"`
+	Failed     int64 `json:"failed"`
+	Targets    int   `json:"targets"`
+	WaitingAck int   `json:"waitingAck"`
+}
+
+func TestSDK_SubscribeByPush(t *testing.T) {
+	p, reg := begin(t)
+	lc := startListCounter(t, p.api)
+	sub := newClient(t, lc.addr, clientConfig(""))
+	svc, empty, clustered := uniq("push"), uniq("push-empty"), uniq("push-c1")
+	grouped := "DEFAULT_GROUP@@" + svc
+	register(t, reg, instance(svc, "", "", 7701, 1, true, nil))
+	// A cached service that turns up empty makes the SDK log an error, so
+	// the cluster subscription starts with an instance.
+	register(t, reg, instance(clustered, "", "c1", 7720, 1, true, nil))
+
+	var cb, cbEmpty, cbC1 callbacks
+	if err := sub.Subscribe(&vo.SubscribeParam{ServiceName: svc, SubscribeCallback: cb.record}); err != nil {
+		t.Fatalf("Subscribe: %v", err)
+	}
+	subscribed := time.Now()
+	// A service nobody registered answers 200 with no hosts, so the SDK
+	// keeps the subscription (and registers for push).
+	if err := sub.Subscribe(&vo.SubscribeParam{ServiceName: empty, SubscribeCallback: cbEmpty.record}); err != nil {
+		t.Fatalf("Subscribe to an empty service: %v", err)
+	}
+	// The push for a cluster subscription must echo its clusters, or the
+	// SDK files it under another key and never calls back.
+	if err := sub.Subscribe(&vo.SubscribeParam{ServiceName: clustered, Clusters: []string{"c1"}, SubscribeCallback: cbC1.record}); err != nil {
+		t.Fatalf("Subscribe to cluster c1: %v", err)
+	}
+	s, err := sub.GetService(vo.GetServiceParam{ServiceName: svc})
+	if err != nil || s.CacheMillis != 10000 {
+		t.Fatalf("GetService: got cacheMillis %d, %v; want 10000 (subscribed for push)", s.CacheMillis, err)
+	}
+	eventually(t, 2*time.Second, "first callback", "7701:healthy", cb.last)
+
+	// deliver makes a change and expects the callback to see it without the
+	// SDK having polled: it polls only cacheMillis (10 s) after its last
+	// update, so everything here happens well before its next poll.
+	deliver := func(what string, cb *callbacks, grouped string, want string, change func()) {
+		t.Helper()
+		before := lc.lists(grouped)
+		start := time.Now()
+		change()
+		eventually(t, 2*time.Second, what, want, cb.last)
+		if n := lc.lists(grouped); n != before {
+			t.Errorf("%s: the SDK polled (%d list queries, want %d): not delivered by push", what, n, before)
+		}
+		t.Logf("%s: delivered %v after the change", what, time.Since(start).Round(time.Millisecond))
+	}
+	deliver("register", &cb, grouped, "7701:healthy 7702:healthy", func() {
+		register(t, reg, instance(svc, "", "", 7702, 1, true, nil))
+	})
+	deliver("deregister", &cb, grouped, "7701:healthy", func() {
+		ok, err := reg.DeregisterInstance(vo.DeregisterInstanceParam{Ip: "127.0.0.1", Port: 7702, ServiceName: svc, Ephemeral: true})
+		if err != nil || !ok {
+			t.Fatalf("DeregisterInstance: got %v, %v", ok, err)
+		}
+	})
+	deliver("register unhealthy", &cb, grouped, "7701:healthy 7703:unhealthy", func() {
+		in := instance(svc, "", "", 7703, 1, false, nil)
+		in.Healthy = false
+		register(t, reg, in)
+	})
+	deliver("register in an empty service", &cbEmpty, "DEFAULT_GROUP@@"+empty, "7711:healthy", func() {
+		register(t, reg, instance(empty, "", "", 7711, 1, true, nil))
+	})
+	eventually(t, 2*time.Second, "first callback of cluster c1", "7720:healthy", cbC1.last)
+	deliver("register in the subscribed cluster", &cbC1, "DEFAULT_GROUP@@"+clustered, "7720:healthy 7721:healthy", func() {
+		register(t, reg, instance(clustered, "", "c2", 7722, 1, true, nil))
+		register(t, reg, instance(clustered, "", "c1", 7721, 1, true, nil))
+	})
+	if got := cbEmpty.all(); len(got) != 2 || !strings.HasPrefix(got[0], "error: ") {
+		t.Errorf("callbacks of the empty service: got %q, want the SDK's empty-list error, then 7711", got)
+	}
+	if time.Since(subscribed) > 8*time.Second {
+		t.Errorf("the deliveries took %v: a poll after 10 s could have brought them", time.Since(subscribed))
+	}
+
+	// The SDK acks right after it handled a push: let the last ack land.
+	var ps pushStateJSON
+	waitFor(2*time.Second, func() bool {
+		err = getJSON(p.api, "/v1/ns/operator/push/state", nil, &ps)
+		return err != nil || ps.WaitingAck == 0
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics(t, p.api)
+	if ps.Total < 5 || ps.Succeed != ps.Total || ps.Failed != 0 || m.TotalPush != ps.Total || m.FailedPush != 0 {
+		t.Errorf("push counters: got push/state %+v, metrics totalPush %d failedPush %d; want at least 5 pushes, all acked",
+			ps, m.TotalPush, m.FailedPush)
+	}
+}
