@@ -1,6 +1,7 @@
 package gosdk
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/nacos-group/nacos-sdk-go/model"
 	"github.com/nacos-group/nacos-sdk-go/vo"
+
+	"github.com/pulse-registry/pulse/internal/push"
 )
 
 // listCounter is an HTTP proxy in front of a server that counts instance
@@ -118,6 +121,7 @@ type pushStateJSON struct {
 	Failed     int64 `json:"failed"`
 	Targets    int   `json:"targets"`
 	WaitingAck int   `json:"waitingAck"`
+	TooLarge   int64 `json:"tooLarge"`
 }
 
 func TestSDK_SubscribeByPush(t *testing.T) {
@@ -188,6 +192,31 @@ func TestSDK_SubscribeByPush(t *testing.T) {
 		register(t, reg, instance(clustered, "", "c2", 7722, 1, true, nil))
 		register(t, reg, instance(clustered, "", "c1", 7721, 1, true, nil))
 	})
+	// A service whose answer is over 1 KB is pushed gzipped.
+	big := uniq("push-big")
+	var cbBig callbacks
+	register(t, reg, instance(big, "", "", 7800, 1, false, nil))
+	if err := sub.Subscribe(&vo.SubscribeParam{ServiceName: big, SubscribeCallback: cbBig.record}); err != nil {
+		t.Fatalf("Subscribe to the big service: %v", err)
+	}
+	eventually(t, 2*time.Second, "first callback of the big service", "7800:healthy", cbBig.last)
+	want := []string{"7800:healthy"}
+	for port := 7801; port <= 7830; port++ {
+		want = append(want, fmt.Sprintf("%d:healthy", port))
+	}
+	deliver("register 30 instances", &cbBig, "DEFAULT_GROUP@@"+big, strings.Join(want, " "), func() {
+		for port := uint64(7801); port <= 7830; port++ {
+			register(t, reg, instance(big, "", "", port, 1, false, map[string]string{"zone": "zone-a", "version": "v1.2.3", "owner": "team-compat"}))
+		}
+	})
+	var l listJSON
+	if err := getJSON(p.api, "/v1/ns/instance/list", urlValues("serviceName", "DEFAULT_GROUP@@"+big), &l); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(l); len(b) < 1024 {
+		t.Errorf("big service: answer of %d bytes, want over 1024 to be gzipped", len(b))
+	}
+
 	if got := cbEmpty.all(); len(got) != 2 || !strings.HasPrefix(got[0], "error: ") {
 		t.Errorf("callbacks of the empty service: got %q, want the SDK's empty-list error, then 7711", got)
 	}
@@ -205,8 +234,55 @@ func TestSDK_SubscribeByPush(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := metrics(t, p.api)
-	if ps.Total < 5 || ps.Succeed != ps.Total || ps.Failed != 0 || m.TotalPush != ps.Total || m.FailedPush != 0 {
-		t.Errorf("push counters: got push/state %+v, metrics totalPush %d failedPush %d; want at least 5 pushes, all acked",
+	if ps.Total < 6 || ps.TooLarge != 0 || ps.Succeed != ps.Total || ps.Failed != 0 || m.TotalPush != ps.Total || m.FailedPush != 0 {
+		t.Errorf("push counters: got push/state %+v, metrics totalPush %d failedPush %d; want at least 6 pushes, all acked, none too large",
 			ps, m.TotalPush, m.FailedPush)
+	}
+}
+
+// subscribersJSON is the part of /service/subscribers the tests read.
+type subscribersJSON struct {
+	Count       int `json:"count"`
+	Subscribers []struct {
+		AddrStr     string `json:"addrStr"`
+		Agent       string `json:"agent"`
+		LastRefTime int64  `json:"lastRefTime"`
+	} `json:"subscribers"`
+}
+
+// The SDK refreshes its push registration only by polling, every cacheMillis
+// (10 s) after its last update; the server drops a target that has not
+// refreshed for its zombie timeout (25 s). A subscription that outlives that
+// timeout must still get its changes by push.
+func TestSDK_PushAfterZombieTimeout(t *testing.T) {
+	p, reg := begin(t)
+	lc := startListCounter(t, p.api)
+	sub := newClient(t, lc.addr, clientConfig(""))
+	svc := uniq("idle")
+	grouped := "DEFAULT_GROUP@@" + svc
+	register(t, reg, instance(svc, "", "", 7901, 1, true, nil))
+	var cb callbacks
+	if err := sub.Subscribe(&vo.SubscribeParam{ServiceName: svc, SubscribeCallback: cb.record}); err != nil {
+		t.Fatalf("Subscribe: %v", err)
+	}
+	subscribed := time.Now()
+	zombie := push.DefaultConfig().ZombieTimeout
+	if !waitFor(zombie+15*time.Second, func() bool {
+		return time.Since(subscribed) > zombie+time.Second && lc.lists(grouped) >= 3
+	}) {
+		t.Fatalf("after %v: got %d list queries, want the first and two polls", time.Since(subscribed), lc.lists(grouped))
+	}
+	var subs subscribersJSON
+	if err := getJSON(p.api, "/v1/ns/service/subscribers", urlValues("serviceName", grouped), &subs); err != nil {
+		t.Fatal(err)
+	}
+	if subs.Count != 1 || !strings.HasPrefix(subs.Subscribers[0].Agent, "Nacos-Go-Client") {
+		t.Fatalf("subscribers after %v: got %+v, want the SDK", time.Since(subscribed), subs)
+	}
+	before := lc.lists(grouped)
+	register(t, reg, instance(svc, "", "", 7902, 1, true, nil))
+	eventually(t, 2*time.Second, "callback after the zombie timeout", "7901:healthy 7902:healthy", cb.last)
+	if n := lc.lists(grouped); n != before {
+		t.Errorf("the SDK polled (%d list queries, want %d): not delivered by push", n, before)
 	}
 }

@@ -59,6 +59,23 @@ test('subscribe: changes arrive by push', async t => {
     await reg.registerInstance(clustered, { ip: '127.0.0.1', port: 8512, clusterName: 'c2' });
     await reg.registerInstance(clustered, { ip: '127.0.0.1', port: 8511, clusterName: 'c1' });
   });
+  // A service whose answer is over 1 KB is pushed gzipped.
+  const big = h.uniq('push-big');
+  const bigRec = h.recorder();
+  await reg.registerInstance(big, { ip: '127.0.0.1', port: 8600, ephemeral: false });
+  sub.subscribe(big, bigRec);
+  await h.eventually('first call of the big service', 3000, '8600:healthy', bigRec.last);
+  assert.ok(await h.waitFor(() => counter.lists(`DEFAULT_GROUP@@${big}`) >= 2, 3000), 'big: first two list queries');
+  const ports = Array.from({ length: 31 }, (_, i) => 8600 + i);
+  await deliver('register 30 instances', bigRec, big, ports.map(p => `${p}:healthy`).join(' '), async () => {
+    for (const port of ports.slice(1)) {
+      await reg.registerInstance(big, {
+        ip: '127.0.0.1', port, ephemeral: false, metadata: { zone: 'zone-a', version: 'v1.2.3', owner: 'team-compat' },
+      });
+    }
+  });
+  const bigList = await h.getJSON(`${srv.api}/v1/ns/instance/list?serviceName=DEFAULT_GROUP%40%40${big}&clusters=DEFAULT`);
+  assert.ok(bigList.body.length > 1024, `big service: answer of ${bigList.body.length} bytes, want over 1024`);
   assert.ok(Date.now() - started < 8000, 'deliveries done before a poll could bring them');
 
   // The client acks right after it handled the push: let the last ack land.
@@ -67,7 +84,8 @@ test('subscribe: changes arrive by push', async t => {
     ps = (await h.getJSON(`${srv.api}/v1/ns/operator/push/state`)).json;
     return ps.waitingAck === 0;
   }, 2000);
-  assert.ok(ps.total >= 5, `pushes: got ${ps.total}, want at least 5`);
+  assert.ok(ps.total >= 6, `pushes: got ${ps.total}, want at least 6`);
+  assert.equal(ps.tooLarge, 0, 'pushes too large for a datagram');
   assert.equal(ps.succeed, ps.total, `acked pushes of ${JSON.stringify(ps)}`);
   assert.equal(ps.failed, 0);
   h.assertQuiet(sub);
