@@ -181,3 +181,11 @@ func splitAddr(addr string) (string, uint64, error) {
 	}
 	return addr[:i], port, nil
 }
+
+// signal sends sig to the child.
+func (c *child) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := c.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signal %v to the child: %v", sig, err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,17 +25,24 @@ const (
 // scheduling delays on a loaded CI machine running the race detector.
 const slack = time.Second
 
-func TestSDK_CrashedClient(t *testing.T) {
+// watched starts a test (see begin) with a service of its own in which
+// an in-process client registers a healthy instance on port and subscribes.
+// The healthy neighbour keeps the share of healthy instances above the
+// protect threshold (0), so a dead instance is served as unhealthy.
+func watched(t *testing.T, prefix string, port uint64) (*pulse, string, naming.ServiceKey, *callbacks) {
+	t.Helper()
 	p, c := begin(t)
-	svc := uniq("crash")
-	key := naming.ServiceKey{Namespace: naming.Namespace(""), Name: naming.Grouped("", svc)}
-	// A healthy neighbour keeps the share of healthy instances above the
-	// protect threshold (0), so the dead one is served as unhealthy.
-	register(t, c, instance(svc, "", "", 7401, 1, true, nil))
-	var cb callbacks
+	svc := uniq(prefix)
+	register(t, c, instance(svc, "", "", port, 1, true, nil))
+	cb := &callbacks{}
 	if err := c.Subscribe(&vo.SubscribeParam{ServiceName: svc, SubscribeCallback: cb.record}); err != nil {
 		t.Fatalf("Subscribe: %v", err)
 	}
+	return p, svc, naming.ServiceKey{Namespace: naming.Namespace(""), Name: naming.Grouped("", svc)}, cb
+}
+
+func TestSDK_CrashedClient(t *testing.T) {
+	p, svc, key, cb := watched(t, "crash", 7401)
 
 	const timeout, deleteAfter = 1500 * time.Millisecond, 3000 * time.Millisecond
 	meta := map[string]string{
@@ -156,4 +164,48 @@ func TestSDK_ServerRestart(t *testing.T) {
 	childB.kill()
 	childA.checkLog(t, isConnError)
 	childB.checkLog(t, isConnError)
+}
+
+// A client that stops beating for a while (a long GC pause, a network
+// blip) comes back: after the heartbeat timeout its next beat makes it
+// healthy again, and after the delete timeout its next beat re-creates it
+// from the beat's body, since the SDK never registers again.
+func TestSDK_PausedClient(t *testing.T) {
+	p, svc, key, cb := watched(t, "pause", 7451)
+	meta := map[string]string{metaInterval: "300", metaTimeout: "1000", metaDelete: "2000", "role": "paused"}
+	ch := startChild(t, p.addr(), "", instance(svc, "", "c1", 7452, 2, true, meta))
+	eventually(t, 2*time.Second, "callback with the child", "7451:healthy 7452:healthy", cb.last)
+	state := func() string {
+		h, err := p.Registry().Instance(key, "c1", "127.0.0.1", 7452)
+		switch {
+		case errors.Is(err, naming.ErrInstanceNotFound), errors.Is(err, naming.ErrClusterNotFound):
+			return "gone"
+		case err != nil:
+			return err.Error()
+		case h.Healthy:
+			return "healthy"
+		}
+		return "unhealthy"
+	}
+
+	for _, pause := range []struct {
+		past, state, seen string
+		within            time.Duration
+	}{
+		{"heartbeat timeout", "unhealthy", "7451:healthy 7452:unhealthy", 5 * time.Second},
+		{"delete timeout", "gone", "7451:healthy", 6 * time.Second},
+	} {
+		ch.signal(t, syscall.SIGSTOP)
+		eventually(t, pause.within, "paused past the "+pause.past, pause.state, state)
+		eventually(t, 2*time.Second, "callback after the "+pause.past, pause.seen, cb.last)
+		ch.signal(t, syscall.SIGCONT)
+		eventually(t, 2*time.Second, "resumed after the "+pause.past, "healthy", state)
+		eventually(t, 2*time.Second, "callback after resuming", "7451:healthy 7452:healthy", cb.last)
+	}
+	h, _ := p.Registry().Instance(key, "c1", "127.0.0.1", 7452)
+	if !maps.Equal(h.Metadata.Map(), meta) || h.Weight != 2 {
+		t.Errorf("re-created instance: got weight %v metadata %v, want 2 and %v", h.Weight, h.Metadata.Map(), meta)
+	}
+	ch.kill()
+	ch.checkLog(t, nil)
 }

@@ -279,6 +279,11 @@ func TestSDK_PushAfterZombieTimeout(t *testing.T) {
 	if subs.Count != 1 || !strings.HasPrefix(subs.Subscribers[0].Agent, "Nacos-Go-Client") {
 		t.Fatalf("subscribers after %v: got %+v, want the SDK", time.Since(subscribed), subs)
 	}
+	// Polls that bring nothing new must not call back: host lists are
+	// compared field by field, so a volatile field would.
+	if got := cb.all(); len(got) != 1 {
+		t.Errorf("callbacks before any change: got %q, want only the first", got)
+	}
 	before := lc.lists(grouped)
 	register(t, reg, instance(svc, "", "", 7902, 1, true, nil))
 	eventually(t, 2*time.Second, "callback after the zombie timeout", "7901:healthy 7902:healthy", cb.last)

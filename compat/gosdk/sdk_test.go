@@ -416,3 +416,22 @@ func TestSDK_MetadataOnEveryPath(t *testing.T) {
 	}
 	eventually(t, 15*time.Second, "metadata after update (raw body)", fmt.Sprint(upd), metaOf)
 }
+
+// Dubbo registers one service per interface, named
+// category:interface:version:group, often with empty parts.
+func TestSDK_DubboStyleNames(t *testing.T) {
+	_, c := begin(t)
+	svc := fmt.Sprintf("providers:com.example.Demo%d.Service:1.0.0:", names.Add(1))
+	var cb callbacks
+	register(t, c, instance(svc, "", "", 7951, 1, true, map[string]string{"dubbo": "2.0.2", "methods": "a,b"}))
+	if err := c.Subscribe(&vo.SubscribeParam{ServiceName: svc, SubscribeCallback: cb.record}); err != nil {
+		t.Fatalf("Subscribe: %v", err)
+	}
+	eventually(t, 2*time.Second, "callback", "7951:healthy", cb.last)
+	register(t, c, instance(svc, "", "", 7952, 1, true, nil))
+	eventually(t, 2*time.Second, "callback after a second provider", "7951:healthy 7952:healthy", cb.last)
+	list, err := c.GetAllServicesInfo(vo.GetAllServiceInfoParam{PageSize: 1000})
+	if err != nil || !slices.Contains(list.Doms, svc) {
+		t.Errorf("GetAllServicesInfo: got %v, %v; want %q listed", list.Doms, err, svc)
+	}
+}

@@ -30,6 +30,9 @@ test('push still arrives after the zombie timeout', async t => {
   assert.equal(subs.count, 1, `subscribers: ${JSON.stringify(subs)}`);
   assert.match(subs.subscribers[0].agent, /^Nacos-Java-Client/);
 
+  // Polls that bring nothing new must not call the listener: hosts are
+  // compared field by field, so a volatile field would.
+  assert.deepEqual(rec.calls, ['8701:healthy'], 'listener calls before any change');
   const before = counter.lists(grouped);
   await reg.registerInstance(svc, { ip: '127.0.0.1', port: 8702 });
   await h.eventually('call after the zombie timeout', 2000, '8701:healthy 8702:healthy', rec.last);

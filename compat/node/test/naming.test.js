@@ -98,3 +98,17 @@ test('namespaces and groups are kept apart', async t => {
   h.assertQuiet(pub);
   h.assertQuiet(other);
 });
+
+// Dubbo registers one service per interface, named
+// category:interface:version:group, often with empty parts.
+test('Dubbo-style service names', async t => {
+  const srv = await h.startPulse(t);
+  const client = await h.newClient(t, srv);
+  const svc = `providers:com.example.${h.uniq('Demo').replace(/-/g, '_')}:1.0.0:`;
+  await client.registerInstance(svc, { ip: '127.0.0.1', port: 8251, metadata: { dubbo: '2.0.2', methods: 'a,b' } });
+  const hosts = await client.getAllInstances(svc, 'DEFAULT_GROUP', '', false);
+  assert.deepEqual(h.keys(hosts), ['127.0.0.1:8251']);
+  assert.equal(hosts[0].serviceName, `DEFAULT_GROUP@@${svc}`);
+  assert.deepEqual(hosts[0].metadata, { dubbo: '2.0.2', methods: 'a,b' });
+  h.assertQuiet(client);
+});
