@@ -152,16 +152,7 @@ func (c *Client) runBeat(b *beat, prev *beat) {
 // beat is due and whether it may be light.
 func (c *Client) sendBeat(b *beat, light bool) (time.Duration, bool) {
 	reg := b.registration()
-	p := url.Values{
-		"serviceName": {reg.grouped},
-		"groupName":   {reg.Group},
-		"clusterName": {reg.Cluster},
-		"ip":          {reg.IP},
-		"port":        {strconv.Itoa(reg.Port)},
-	}
-	if c.cfg.Namespace != "" {
-		p.Set("namespaceId", c.cfg.Namespace)
-	}
+	p := c.refParams(reg)
 	if !light {
 		body, _ := json.Marshal(beatBody{
 			IP:          reg.IP,
@@ -196,7 +187,10 @@ func (c *Client) sendBeat(b *beat, light bool) (time.Duration, bool) {
 		if err := c.register(c.ctx, reg); err != nil {
 			c.log.Warn("register again failed", "instance", b.key, "err", err)
 		}
-		return next, false // the next beat carries the body again
+		// The server answered for an instance it does not know, with its
+		// default interval: the record's own period is the one that keeps
+		// the instance alive. The next beat carries the body again.
+		return b.period, false
 	}
 	return next, ans.LightBeatEnabled
 }

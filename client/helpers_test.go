@@ -129,6 +129,7 @@ type request struct {
 	Start  time.Time
 	End    time.Time
 	Status int
+	Answer string
 }
 
 // recorder is an HTTP proxy that records every request on its way to a
@@ -182,7 +183,7 @@ func (r *recorder) serve(w http.ResponseWriter, req *http.Request) {
 	if !r.fail.Load() {
 		status, out = r.forward(req, body)
 	}
-	rec.End, rec.Status = time.Now(), status
+	rec.End, rec.Status, rec.Answer = time.Now(), status, string(out)
 	r.mu.Lock()
 	r.reqs = append(r.reqs, rec)
 	r.mu.Unlock()

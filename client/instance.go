@@ -97,27 +97,37 @@ func (r Registration) check() (registration, error) {
 	return registration{Registration: r, grouped: grouped}, nil
 }
 
-// params returns the parameters of POST and PUT /instance.
-func (c *Client) instanceParams(r registration) url.Values {
-	meta := r.Metadata
-	if meta == nil {
-		meta = map[string]string{}
-	}
-	mj, _ := json.Marshal(meta) // a string map always encodes
+// addr returns the instance's host:port.
+func (r registration) addr() string { return net.JoinHostPort(r.IP, strconv.Itoa(r.Port)) }
+
+// refParams returns the parameters that name the instance, with the
+// namespace and app.
+func (c *Client) refParams(r registration) url.Values {
 	p := url.Values{
 		"serviceName": {r.grouped},
 		"groupName":   {r.Group},
 		"clusterName": {r.Cluster},
 		"ip":          {r.IP},
 		"port":        {strconv.Itoa(r.Port)},
-		"weight":      {strconv.FormatFloat(r.Weight, 'f', -1, 64)},
-		"enable":      {strconv.FormatBool(!r.Disabled)},
-		"enabled":     {strconv.FormatBool(!r.Disabled)},
-		"healthy":     {"true"},
-		"ephemeral":   {strconv.FormatBool(!r.Persistent)},
-		"metadata":    {string(mj)},
 	}
 	c.common(p)
+	return p
+}
+
+// instanceParams returns the parameters of POST and PUT /instance.
+func (c *Client) instanceParams(r registration) url.Values {
+	meta := r.Metadata
+	if meta == nil {
+		meta = map[string]string{}
+	}
+	mj, _ := json.Marshal(meta) // a string map always encodes
+	p := c.refParams(r)
+	p.Set("weight", strconv.FormatFloat(r.Weight, 'f', -1, 64))
+	p.Set("enable", strconv.FormatBool(!r.Disabled))
+	p.Set("enabled", strconv.FormatBool(!r.Disabled))
+	p.Set("healthy", "true")
+	p.Set("ephemeral", strconv.FormatBool(!r.Persistent))
+	p.Set("metadata", string(mj))
 	return p
 }
 
@@ -151,7 +161,7 @@ func (c *Client) RegisterInstance(ctx context.Context, r Registration) error {
 
 func (c *Client) register(ctx context.Context, reg registration) error {
 	if _, err := c.call(ctx, http.MethodPost, pathInstance, c.instanceParams(reg)); err != nil {
-		return fmt.Errorf("register %s %s: %w", reg.grouped, net.JoinHostPort(reg.IP, strconv.Itoa(reg.Port)), err)
+		return fmt.Errorf("register %s %s: %w", reg.grouped, reg.addr(), err)
 	}
 	return nil
 }
@@ -166,7 +176,7 @@ func (c *Client) UpdateInstance(ctx context.Context, r Registration) error {
 		return err
 	}
 	if _, err := c.call(ctx, http.MethodPut, pathInstance, c.instanceParams(reg)); err != nil {
-		return fmt.Errorf("update %s %s: %w", reg.grouped, net.JoinHostPort(reg.IP, strconv.Itoa(reg.Port)), err)
+		return fmt.Errorf("update %s %s: %w", reg.grouped, reg.addr(), err)
 	}
 	if !reg.Persistent {
 		c.updateBeat(reg)
@@ -188,17 +198,10 @@ func (c *Client) DeregisterInstance(ctx context.Context, r Registration) error {
 			return fmt.Errorf("deregister %s: stop heartbeats: %w", reg.grouped, err)
 		}
 	}
-	p := url.Values{
-		"serviceName": {reg.grouped},
-		"groupName":   {reg.Group},
-		"clusterName": {reg.Cluster},
-		"ip":          {reg.IP},
-		"port":        {strconv.Itoa(reg.Port)},
-		"ephemeral":   {strconv.FormatBool(!reg.Persistent)},
-	}
-	c.common(p)
+	p := c.refParams(reg)
+	p.Set("ephemeral", strconv.FormatBool(!reg.Persistent))
 	if _, err := c.call(ctx, http.MethodDelete, pathInstance, p); err != nil {
-		return fmt.Errorf("deregister %s %s: %w", reg.grouped, net.JoinHostPort(reg.IP, strconv.Itoa(reg.Port)), err)
+		return fmt.Errorf("deregister %s %s: %w", reg.grouped, reg.addr(), err)
 	}
 	return nil
 }
