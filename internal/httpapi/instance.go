@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/pulse-registry/pulse/internal/naming"
+	"github.com/pulse-registry/pulse/internal/push"
 	"github.com/pulse-registry/pulse/internal/wire"
 )
 
@@ -254,8 +255,12 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, p *params) error 
 
 	cacheMillis := sw.DefaultCacheMillis
 	if udpPort > 0 && h.cfg.Subscriber != nil && sw.PushEnabled && agent.PushCapable() {
-		if addr, ok := pushAddr(r, p.optional("clientIP", ""), udpPort); ok {
-			if h.cfg.Subscriber.Subscribe(Target{
+		clientIP := p.optional("clientIP", "")
+		if h.cfg.PushToSource {
+			clientIP = ""
+		}
+		if addr, ok := pushAddr(r, clientIP, udpPort); ok {
+			if h.cfg.Subscriber.Subscribe(push.Target{
 				Key:         key,
 				Clusters:    clusters,
 				HealthyOnly: healthyOnly,
