@@ -3,7 +3,6 @@ package client_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -287,31 +286,9 @@ func TestClient_Beat_failureRetried(t *testing.T) {
 	checkSpacing(t, rec.beatsOf("10.0.0.1", 1), 150*time.Millisecond)
 }
 
-// runServer runs a server on addr until the returned function stops it.
-func runServer(t testing.TB, addr string) (*server.Server, func()) {
-	t.Helper()
-	cfg := server.DefaultConfig()
-	cfg.Addr = addr
-	srv, err := server.New(cfg, server.Options{Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
-	if err != nil {
-		t.Fatalf("start server: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	stop := sync.OnceFunc(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server stopped with: %v", err)
-		}
-	})
-	t.Cleanup(stop)
-	return srv, stop
-}
-
 func TestClient_Beat_reregisterAfterRestart(t *testing.T) {
-	first, stop := runServer(t, "127.0.0.1:0")
-	addr := first.Addr().String()
+	first := startServer(t)
+	addr := addrOf(first)
 	rec := startRecorder(t, "http://"+addr)
 	c := newClient(t, client.Config{Servers: []string{rec.Addr()}})
 	reg := client.Registration{Service: "s", IP: "10.0.0.1", Port: 1, Weight: 4, Metadata: withMeta(map[string]string{"k": "v"})}
@@ -327,7 +304,7 @@ func TestClient_Beat_reregisterAfterRestart(t *testing.T) {
 		return false
 	})
 
-	stop() // the registry is gone with the server
+	first.Stop() // the registry is gone with the server
 	restarted := servertest.Start(t, servertest.WithConfig(func(c *server.Config) { c.Addr = addr }))
 	waitFor(t, 5*time.Second, "the instance on the restarted server", func() bool {
 		h, err := restarted.Registry().Instance(serviceKey("DEFAULT_GROUP@@s"), "DEFAULT", "10.0.0.1", 1)
@@ -388,7 +365,8 @@ func TestClient_Beat_reregisterAfterRestart(t *testing.T) {
 func watchKill(t *testing.T, srv *servertest.Server, service string, port int, start, kill func()) {
 	t.Helper()
 	ctx := t.Context()
-	watcher := newClient(t, client.Config{Servers: []string{addrOf(srv)}, MaxPollInterval: 100 * time.Millisecond})
+	// The server pushes every change: polls (every 10 s) play no part.
+	watcher := newClient(t, client.Config{Servers: []string{addrOf(srv)}})
 	if err := watcher.RegisterInstance(ctx, client.Registration{Service: service, IP: "10.9.9.9", Port: 1}); err != nil {
 		t.Fatal(err)
 	}

@@ -218,3 +218,58 @@ func TestClient_push_slowCallback(t *testing.T) {
 		})
 	}
 }
+
+func TestClient_Subscribe_serverPush(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		clientIP string
+	}{
+		{"to the query's source address", ""},
+		{"to the declared client IP", "127.0.0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := startServer(t)
+			rec := startRecorder(t, srv.URL)
+			admin := newClient(t, client.Config{Servers: []string{addrOf(srv)}})
+			// No MaxPollInterval: the server's 10 s cacheMillis rules, so
+			// only a push can bring a change within a second.
+			c := newClient(t, client.Config{Servers: []string{rec.Addr()}, ClientIP: tc.clientIP})
+			ctx := t.Context()
+			var evs events
+			sub, err := c.Subscribe(ctx, client.Query{Service: "live"}, evs.add)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Unsubscribe()
+			lists := rec.requests("/v1/ns/instance/list")
+			if len(lists) != 1 || !strings.Contains(lists[0].Answer, `"cacheMillis":10000`) {
+				t.Fatalf("first list answer: got %+v, want cacheMillis 10000 (push registered)", lists)
+			}
+			if got := lists[0].Params.Get("clientIP"); got != tc.clientIP {
+				t.Errorf("clientIP sent: got %q, want %q", got, tc.clientIP)
+			}
+
+			reg := client.Registration{Service: "live", IP: "10.0.0.1", Port: 1, Persistent: true}
+			if err := admin.RegisterInstance(ctx, reg); err != nil {
+				t.Fatal(err)
+			}
+			i := evs.waitEvent(t, 0, time.Second, "the pushed registration", func(ev client.Event) bool {
+				_, ok := find(ev.Added, "10.0.0.1", 1)
+				return ok
+			})
+			if err := admin.DeregisterInstance(ctx, reg); err != nil {
+				t.Fatal(err)
+			}
+			evs.waitEvent(t, i, time.Second, "the pushed removal", func(ev client.Event) bool {
+				_, ok := find(ev.Removed, "10.0.0.1", 1)
+				return ok && len(ev.Instances) == 0
+			})
+			if got := len(rec.requests("/v1/ns/instance/list")); got != 1 {
+				t.Errorf("list queries: got %d, want 1: the changes must have come by push", got)
+			}
+			waitFor(t, 2*time.Second, "the server to count two acks", func() bool {
+				return srv.Pusher().Stats().Acks >= 2
+			})
+		})
+	}
+}

@@ -214,6 +214,10 @@ func TestClient_Subscribe_pollWhenPushLost(t *testing.T) {
 	if got := len(rec.requests("/v1/ns/instance/list")); got <= polls {
 		t.Errorf("no poll since subscribing, yet the change arrived")
 	}
+	// The server did push, and the push was lost.
+	if st := srv.Pusher().Stats(); st.Pushes == 0 || st.Acks != 0 {
+		t.Errorf("push stats: %d pushes, %d acks; want some pushes, no ack", st.Pushes, st.Acks)
+	}
 	for _, q := range rec.requests("/v1/ns/instance/list") {
 		if q.Params.Get("udpPort") == "" || q.Params.Get("udpPort") == "0" || q.Params.Has("clientIP") {
 			t.Errorf("list query %v: want udpPort set and no clientIP", q.Params)
