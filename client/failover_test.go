@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/pulse-registry/pulse/client"
+	"github.com/pulse-registry/pulse/internal/server"
+	"github.com/pulse-registry/pulse/internal/servertest"
 )
 
 // deadAddr returns a loopback address where nothing listens.
@@ -98,7 +100,8 @@ func TestClient_Subscribe_diskCache(t *testing.T) {
 	first.Close()
 
 	// No server answers: a new subscriber starts from the cache.
-	offline := newClient(t, client.Config{Servers: []string{deadAddr(t)}, CacheDir: dir})
+	dead := deadAddr(t)
+	offline := newClient(t, client.Config{Servers: []string{dead}, CacheDir: dir})
 	var got events
 	sub, err := offline.Subscribe(ctx, q, got.add)
 	if err != nil {
@@ -112,6 +115,19 @@ func TestClient_Subscribe_diskCache(t *testing.T) {
 	if list, err := offline.Instances(ctx, q); err != nil || len(list) != 1 {
 		t.Errorf("instances from the cached subscription: got %+v, %v", list, err)
 	}
+
+	// A server comes up where none answered: the subscription catches up
+	// with what it says.
+	back := startServer(t, servertest.WithConfig(func(c *server.Config) { c.Addr = dead }))
+	other := newClient(t, client.Config{Servers: []string{addrOf(back)}})
+	if err := other.RegisterInstance(ctx, client.Registration{Service: "cached", Group: "g", IP: "10.0.0.2", Port: 1, Persistent: true}); err != nil {
+		t.Fatal(err)
+	}
+	got.waitEvent(t, 1, 5*time.Second, "the new server's instances", func(ev client.Event) bool {
+		_, added := find(ev.Added, "10.0.0.2", 1)
+		_, removed := find(ev.Removed, "10.0.0.1", 1)
+		return added && removed
+	})
 
 	// Without a cache there is nothing to start from.
 	bare := newClient(t, client.Config{Servers: []string{deadAddr(t)}, CacheDir: t.TempDir()})

@@ -140,6 +140,9 @@ type recorder struct {
 	hc      *http.Client
 	// delay, when set, is called before forwarding and may sleep.
 	delay atomic.Pointer[func(request)]
+	// after, when set, is called with the backend's answer before it is
+	// passed on.
+	after atomic.Pointer[func(request)]
 	// fail, when set, answers 503 without forwarding.
 	fail atomic.Bool
 
@@ -182,6 +185,10 @@ func (r *recorder) serve(w http.ResponseWriter, req *http.Request) {
 	status, out := http.StatusServiceUnavailable, []byte("refused by the test")
 	if !r.fail.Load() {
 		status, out = r.forward(req, body)
+	}
+	if f := r.after.Load(); f != nil {
+		rec.Status, rec.Answer = status, string(out)
+		(*f)(rec)
 	}
 	rec.End, rec.Status, rec.Answer = time.Now(), status, string(out)
 	r.mu.Lock()

@@ -273,3 +273,45 @@ func TestClient_Subscribe_serverPush(t *testing.T) {
 		})
 	}
 }
+
+func TestClient_Subscribe_pushBeforeFirstAnswer(t *testing.T) {
+	srv := startServer(t)
+	rec := startRecorder(t, srv.URL)
+	admin := newClient(t, client.Config{Servers: []string{addrOf(srv)}})
+	c := newClient(t, client.Config{Servers: []string{rec.Addr()}})
+	ctx := t.Context()
+	// Hold the first list answer until the server has pushed a change made
+	// after it: the push reaches the client before the answer does.
+	var once atomic.Bool
+	hold := func(q request) {
+		if q.Path != "/v1/ns/instance/list" || !once.CompareAndSwap(false, true) {
+			return
+		}
+		if err := admin.RegisterInstance(ctx, client.Registration{Service: "early", IP: "10.0.0.1", Port: 1, Persistent: true}); err != nil {
+			t.Error(err)
+			return
+		}
+		// Not waitFor: this runs on the recorder's goroutine, where
+		// t.Fatal must not be called.
+		for deadline := time.Now().Add(2 * time.Second); srv.Pusher().Stats().Acks < 1; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Error("the server did not push the change")
+				return
+			}
+		}
+	}
+	rec.after.Store(&hold)
+	var evs events
+	sub, err := c.Subscribe(ctx, client.Query{Service: "early"}, evs.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	evs.waitEvent(t, 0, time.Second, "the early push applied", func(ev client.Event) bool {
+		_, ok := find(ev.Added, "10.0.0.1", 1)
+		return ok
+	})
+	if got := len(rec.requests("/v1/ns/instance/list")); got != 1 {
+		t.Errorf("list queries: got %d, want 1: the change must have come by push", got)
+	}
+}

@@ -143,6 +143,8 @@ type watcher struct {
 	name     string // grouped
 	clusters string
 	pushes   mailbox[*snapshot]
+	started  chan struct{} // closed after the first fetch
+	err      error         // why the first fetch failed; set before started closes
 	stopped  chan struct{}
 
 	// mu guards the fields below.
@@ -167,7 +169,9 @@ func (w *watcher) add(s *Subscription) {
 }
 
 // watcher returns the running watcher of a service, or starts one with a
-// first fetch.
+// first fetch. The watcher is listed before that fetch, so that a push sent
+// right after the server registered the push target is not lost; a second
+// subscriber waits for the first fetch.
 func (c *Client) watcher(ctx context.Context, grouped, clusters string) (*watcher, error) {
 	key := cacheKey(grouped, clusters)
 	c.mu.Lock()
@@ -177,50 +181,77 @@ func (c *Client) watcher(ctx context.Context, grouped, clusters string) (*watche
 	}
 	if w := c.watchers[key]; w != nil {
 		c.mu.Unlock()
+		select {
+		case <-w.started:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if w.err != nil {
+			if ctx.Err() == nil && (errors.Is(w.err, context.Canceled) || errors.Is(w.err, context.DeadlineExceeded)) {
+				return c.watcher(ctx, grouped, clusters) // the first subscriber gave up, not us
+			}
+			return nil, w.err
+		}
 		return w, nil
 	}
-	c.mu.Unlock()
-
-	port, err := c.pushPort()
-	if err != nil {
-		return nil, err
-	}
-	snap, err := c.list(ctx, grouped, clusters, port)
-	if err != nil {
-		cached, cerr := c.readCache(key)
-		if cerr != nil {
-			return nil, fmt.Errorf("subscribe %s: %w", key, err)
-		}
-		c.log.Warn("no server answers; starting from the disk cache", "service", key, "err", err)
-		snap = cached
-	} else if snap.key != key {
-		c.log.Warn("server echoed another service; polling goes on", "service", key, "echo", snap.key)
-		snap = nil
-	} else {
-		c.writeCache(snap)
-	}
-
 	w := &watcher{
 		c:        c,
 		key:      key,
 		name:     grouped,
 		clusters: clusters,
+		started:  make(chan struct{}),
 		stopped:  make(chan struct{}),
-		snap:     snap,
 		subs:     map[*Subscription]struct{}{},
 	}
 	w.pushes.init()
+	c.watchers[key] = w
+	c.mu.Unlock()
+
+	snap, port, fresh, err := c.firstFetch(ctx, key, grouped, clusters)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		return nil, ErrClosed
+	if err == nil && c.closed {
+		err = ErrClosed
 	}
-	if other := c.watchers[key]; other != nil {
-		return other, nil // another subscriber started one meanwhile
+	if err != nil {
+		if c.watchers[key] == w {
+			delete(c.watchers, key)
+		}
+		w.err = err
+		close(w.started)
+		return nil, err
 	}
-	c.watchers[key] = w
-	c.wg.Go(func() { w.run(port, snap) })
+	w.mu.Lock()
+	w.snap = snap
+	w.mu.Unlock()
+	close(w.started)
+	c.wg.Go(func() { w.run(port, snap, fresh) })
 	return w, nil
+}
+
+// firstFetch opens the push socket and asks for the service, falling back
+// to the disk cache when no server answers. fresh is false when the answer
+// did not come from a server.
+func (c *Client) firstFetch(ctx context.Context, key, grouped, clusters string) (snap *snapshot, port int, fresh bool, err error) {
+	port, err = c.pushPort()
+	if err != nil {
+		return nil, 0, false, err
+	}
+	snap, err = c.list(ctx, grouped, clusters, port)
+	switch {
+	case err != nil:
+		cached, cerr := c.readCache(key)
+		if cerr != nil {
+			return nil, 0, false, fmt.Errorf("subscribe %s: %w", key, err)
+		}
+		c.log.Warn("no server answers; starting from the disk cache", "service", key, "err", err)
+		return cached, port, false, nil
+	case snap.key != key:
+		c.log.Warn("server echoed another service; polling goes on", "service", key, "echo", snap.key)
+		return nil, port, true, nil
+	}
+	c.writeCache(snap)
+	return snap, port, true, nil
 }
 
 // dropSubscription removes s; the last subscriber to leave stops the
@@ -240,9 +271,13 @@ func (c *Client) dropSubscription(s *Subscription) {
 }
 
 // run polls and applies pushes until the watcher stops.
-func (w *watcher) run(port int, first *snapshot) {
+func (w *watcher) run(port int, first *snapshot, fresh bool) {
 	c := w.c
-	timer := time.NewTimer(c.pollDelay(first, nil))
+	var stale error
+	if !fresh {
+		stale = errors.New("started from the disk cache") // poll again soon
+	}
+	timer := time.NewTimer(c.pollDelay(first, stale))
 	defer timer.Stop()
 	for {
 		select {
