@@ -49,6 +49,7 @@ type ServerError struct {
 	Body   string // the answer's text, such as "Param 'ip' is required."
 }
 
+// Error says which server answered what.
 func (e *ServerError) Error() string {
 	return fmt.Sprintf("client: server %s answered %d: %s", e.Server, e.Status, e.Body)
 }
