@@ -75,6 +75,10 @@ func (c *Client) addBeat(reg registration) error {
 		c.log.Debug("replacing beat", "instance", b.key)
 	}
 	c.beats[b.key] = b
+	if c.cfg.BatchBeats && !c.batcher {
+		c.batcher = true
+		c.wg.Go(c.runBatcher)
+	}
 	c.wg.Go(func() { c.runBeat(b, old) })
 	return nil
 }
@@ -144,6 +148,9 @@ func (c *Client) runBeat(b *beat, prev *beat) {
 		}
 		next, isLight := c.sendBeat(b, light)
 		light = isLight
+		if c.batching() {
+			next = c.align(next)
+		}
 		timer.Reset(next)
 	}
 }
@@ -152,21 +159,21 @@ func (c *Client) runBeat(b *beat, prev *beat) {
 // beat is due and whether it may be light.
 func (c *Client) sendBeat(b *beat, light bool) (time.Duration, bool) {
 	reg := b.registration()
-	p := c.refParams(reg)
-	if !light {
-		body, _ := json.Marshal(beatBody{
-			IP:          reg.IP,
-			Port:        reg.Port,
-			Weight:      reg.Weight,
-			ServiceName: reg.grouped,
-			Cluster:     reg.Cluster,
-			Metadata:    reg.Metadata,
-			Ephemeral:   true,
-			Period:      b.period.Milliseconds(),
-		})
-		p.Set("beat", string(body))
+	var ans beatAnswer
+	var err error
+	res := batchResult{unsupported: true}
+	if c.batching() {
+		res = c.batchBeat(b, reg, light)
+		ans, err = res.ans, res.err
 	}
-	ans, err := c.beatOnce(p)
+	if res.unsupported {
+		p := c.refParams(reg)
+		if !light {
+			body, _ := json.Marshal(b.body(reg)) // plain data always encodes
+			p.Set("beat", string(body))
+		}
+		ans, err = c.beatOnce(p)
+	}
 	if err != nil {
 		if c.ctx.Err() == nil {
 			c.log.Warn("beat failed; retrying on schedule", "instance", b.key, "err", err)
@@ -193,6 +200,21 @@ func (c *Client) sendBeat(b *beat, light bool) (time.Duration, bool) {
 		return b.period, false
 	}
 	return next, ans.LightBeatEnabled
+}
+
+// body is the full beat body of reg, from which a server can re-create the
+// instance.
+func (b *beat) body(reg registration) beatBody {
+	return beatBody{
+		IP:          reg.IP,
+		Port:        reg.Port,
+		Weight:      reg.Weight,
+		ServiceName: reg.grouped,
+		Cluster:     reg.Cluster,
+		Metadata:    reg.Metadata,
+		Ephemeral:   true,
+		Period:      b.period.Milliseconds(),
+	}
 }
 
 func (c *Client) beatOnce(p url.Values) (beatAnswer, error) {

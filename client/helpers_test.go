@@ -126,6 +126,7 @@ type request struct {
 	Method string
 	Path   string // without the context path, e.g. /v1/ns/instance/beat
 	Params url.Values
+	Body   string
 	Start  time.Time
 	End    time.Time
 	Status int
@@ -145,6 +146,9 @@ type recorder struct {
 	after atomic.Pointer[func(request)]
 	// fail, when set, answers 503 without forwarding.
 	fail atomic.Bool
+	// refuse, when set, answers requests for that path as Nacos answers an
+	// unknown route: 501 "no such api".
+	refuse atomic.Pointer[string]
 
 	mu   sync.Mutex
 	reqs []request
@@ -177,13 +181,16 @@ func (r *recorder) serve(w http.ResponseWriter, req *http.Request) {
 		Method: req.Method,
 		Path:   strings.TrimPrefix(req.URL.Path, "/nacos"),
 		Params: params,
+		Body:   string(body),
 		Start:  time.Now(),
 	}
 	if f := r.delay.Load(); f != nil {
 		(*f)(rec)
 	}
 	status, out := http.StatusServiceUnavailable, []byte("refused by the test")
-	if !r.fail.Load() {
+	if p := r.refuse.Load(); p != nil && *p == rec.Path {
+		status, out = http.StatusNotImplemented, []byte("no such api:"+req.Method+":"+req.URL.Path)
+	} else if !r.fail.Load() {
 		status, out = r.forward(req, body)
 	}
 	if f := r.after.Load(); f != nil {

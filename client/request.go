@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -32,6 +33,11 @@ const (
 // the request's fault and is returned at once as a *ServerError. With auth,
 // a 403 makes the client log in again once.
 func (c *Client) call(ctx context.Context, method, path string, params url.Values) ([]byte, error) {
+	return c.callJSON(ctx, method, path, params, nil)
+}
+
+// callJSON is call with a JSON body; params then go in the query string.
+func (c *Client) callJSON(ctx context.Context, method, path string, params url.Values, jsonBody []byte) ([]byte, error) {
 	if err := c.ctx.Err(); err != nil {
 		return nil, ErrClosed
 	}
@@ -45,11 +51,11 @@ func (c *Client) call(ctx context.Context, method, path string, params url.Value
 		}
 		idx := (start + i) % n
 		srv := c.servers[idx]
-		body, err := c.callServer(ctx, srv, method, path, params)
+		body, err := c.callServer(ctx, srv, method, path, params, jsonBody)
 		var se *ServerError
 		if errors.As(err, &se) && se.Status == http.StatusForbidden && c.cfg.Username != "" {
 			c.auth.invalidate()
-			body, err = c.callServer(ctx, srv, method, path, params)
+			body, err = c.callServer(ctx, srv, method, path, params, jsonBody)
 		}
 		if err == nil {
 			c.cur.Store(uint32(idx))
@@ -67,7 +73,7 @@ func (c *Client) call(ctx context.Context, method, path string, params url.Value
 }
 
 // callServer sends one request to one server.
-func (c *Client) callServer(ctx context.Context, srv server, method, path string, params url.Values) ([]byte, error) {
+func (c *Client) callServer(ctx context.Context, srv server, method, path string, params url.Values, jsonBody []byte) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	stop := context.AfterFunc(c.ctx, cancel) // Close aborts requests in flight
@@ -81,21 +87,26 @@ func (c *Client) callServer(ctx context.Context, srv server, method, path string
 			params = withParam(params, "accessToken", token)
 		}
 	}
-	return c.send(ctx, srv, method, path, params)
+	return c.send(ctx, srv, method, path, params, jsonBody)
 }
 
 // send performs one HTTP exchange: parameters go in the query string of
-// GET and DELETE and in a form body otherwise.
-func (c *Client) send(ctx context.Context, srv server, method, path string, params url.Values) ([]byte, error) {
+// GET and DELETE, and of requests with a JSON body, and in a form body
+// otherwise.
+func (c *Client) send(ctx context.Context, srv server, method, path string, params url.Values, jsonBody []byte) ([]byte, error) {
 	u := srv.base + c.cfg.ContextPath + path
 	var body io.Reader
+	contentType := "application/x-www-form-urlencoded;charset=utf-8"
 	enc := params.Encode()
-	if method == http.MethodGet || method == http.MethodDelete {
+	if method == http.MethodGet || method == http.MethodDelete || jsonBody != nil {
 		if enc != "" {
 			u += "?" + enc
 		}
 	} else {
 		body = strings.NewReader(enc)
+	}
+	if jsonBody != nil {
+		body, contentType = bytes.NewReader(jsonBody), "application/json"
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
@@ -105,7 +116,7 @@ func (c *Client) send(ctx context.Context, srv server, method, path string, para
 	req.Header.Set("Client-Version", userAgent)
 	req.Header.Set("Request-Module", "Naming")
 	if body != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded;charset=utf-8")
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -163,7 +174,7 @@ func (a *auth) token(ctx context.Context, c *Client, srv server) (string, error)
 		return a.value, nil
 	}
 	params := url.Values{"username": {c.cfg.Username}, "password": {c.cfg.Password}}
-	b, err := c.send(ctx, srv, http.MethodPost, pathLogin, params)
+	b, err := c.send(ctx, srv, http.MethodPost, pathLogin, params, nil)
 	if err != nil {
 		return "", fmt.Errorf("log in as %s: %w", c.cfg.Username, err)
 	}
