@@ -56,7 +56,7 @@ type pulseProc struct {
 // stopped when the test ends.
 func runPulse(t *testing.T, addr string) *pulseProc {
 	t.Helper()
-	cmd := exec.Command(pulseBinary(t), "server", "--addr", addr, "--log-format", "json", "--log-level", "debug")
+	cmd := exec.Command(pulseBinary(t), "server", "--addr", addr, "--push-to-source", "--log-format", "json", "--log-level", "debug")
 	p := &pulseProc{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan error, 1)}
 	pipe, err := cmd.StderrPipe()
 	if err != nil {

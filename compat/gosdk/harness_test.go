@@ -46,6 +46,9 @@ func startPulse(t *testing.T) *pulse {
 	cfg := server.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.ShutdownTimeout = 2 * time.Second
+	// Both clients announce their first non-loopback address as clientIP;
+	// pushing to the query's source keeps every datagram on 127.0.0.1.
+	cfg.PushToSource = true
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := server.New(cfg, server.Options{Logger: log})
 	if err != nil {

@@ -277,8 +277,8 @@ func TestSDK_DeregisterInstance(t *testing.T) {
 	// re-create it from its body. Let the remaining instance beat a few
 	// times, then look at the server.
 	base := metrics(t, p.api).BeatCount
-	if !waitFor(5*time.Second, func() bool { return metrics(t, p.api).BeatCount >= base+3 }) {
-		t.Fatalf("beats: got fewer than 3 in 5s from an instance beating every 200ms")
+	if !waitFor(15*time.Second, func() bool { return metrics(t, p.api).BeatCount >= base+3 }) {
+		t.Fatalf("beats: got fewer than 3 in 15s from an instance beating every 200ms")
 	}
 	var l listJSON
 	if err := getJSON(p.api, "/v1/ns/instance/list", urlValues("serviceName", group+"@@"+svc), &l); err != nil {
@@ -427,9 +427,9 @@ func TestSDK_DubboStyleNames(t *testing.T) {
 	if err := c.Subscribe(&vo.SubscribeParam{ServiceName: svc, SubscribeCallback: cb.record}); err != nil {
 		t.Fatalf("Subscribe: %v", err)
 	}
-	eventually(t, 2*time.Second, "callback", "7951:healthy", cb.last)
+	eventually(t, pushWait, "callback", "7951:healthy", cb.last)
 	register(t, c, instance(svc, "", "", 7952, 1, true, nil))
-	eventually(t, 2*time.Second, "callback after a second provider", "7951:healthy 7952:healthy", cb.last)
+	eventually(t, pushWait, "callback after a second provider", "7951:healthy 7952:healthy", cb.last)
 	list, err := c.GetAllServicesInfo(vo.GetAllServiceInfoParam{PageSize: 1000})
 	if err != nil || !slices.Contains(list.Doms, svc) {
 		t.Errorf("GetAllServicesInfo: got %v, %v; want %q listed", list.Doms, err, svc)

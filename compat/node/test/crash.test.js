@@ -10,8 +10,10 @@ const h = require('./helpers');
 const INTERVAL = 'preserved.heart.beat.interval';
 const TIMEOUT = 'preserved.heart.beat.timeout';
 const DELETE = 'preserved.ip.delete.timeout';
-// How late a server-side transition may be seen on a loaded machine.
-const SLACK = 1000;
+// How late a server-side transition may be seen: the server acts within
+// milliseconds of the deadline, but the test sees it through a poll on a
+// machine that may be busy running other tests.
+const SLACK = 3000;
 
 test('a crashed client turns unhealthy, then is removed', async t => {
   const srv = await h.startPulse(t);
@@ -50,6 +52,7 @@ test('a crashed client turns unhealthy, then is removed', async t => {
   assert.deepEqual(kept.metadata, meta);
 
   await child.kill();
+  const since = seen.calls.length;
   let unhealthyAt = 0;
   const dead = await h.waitFor(async () => {
     const d = await detail();
@@ -62,7 +65,7 @@ test('a crashed client turns unhealthy, then is removed', async t => {
     `unhealthy ${sinceBeat} ms after the last beat, want ${timeout} (+${SLACK})`);
   // The subscribed client learns it by push (its next poll is up to 10 s
   // away).
-  await h.eventually('listener after the heartbeat timeout', 2000, '8301:healthy 8302:unhealthy', seen.last);
+  await seen.saw('listener after the heartbeat timeout', since, '8301:healthy 8302:unhealthy');
   let goneAt = 0;
   const gone = await h.waitFor(async () => {
     goneAt = Date.now();
@@ -73,7 +76,7 @@ test('a crashed client turns unhealthy, then is removed', async t => {
   assert.ok(sinceBeat2 >= deleteAfter && sinceBeat2 <= deleteAfter + SLACK,
     `removed ${sinceBeat2} ms after the last beat, want ${deleteAfter} (+${SLACK})`);
   assert.deepEqual(h.keys(await h.serverHosts(srv, 'public', grouped)), ['127.0.0.1:8301']);
-  await h.eventually('listener after the delete timeout', 2000, '8301:healthy', seen.last);
+  await h.eventually('listener after the delete timeout', h.PUSH_WAIT, '8301:healthy', seen.last);
 
   assert.deepEqual(child.problems(), []);
   h.assertQuiet(anchor);

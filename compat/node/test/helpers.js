@@ -23,9 +23,12 @@ function uniq(prefix) {
 
 // startPulse runs `pulse server` on addr (port 0 picks one) and resolves
 // once its "pulse server listening" log line tells the address. The process
-// is stopped when the test ends.
+// is stopped when the test ends. The client announces its first
+// non-loopback address as clientIP; --push-to-source keeps every push on
+// 127.0.0.1.
 async function startPulse(t, addr = '127.0.0.1:0') {
-  const proc = spawn(PULSE_BIN, ['server', '--addr', addr, '--log-format', 'json', '--log-level', 'debug'], {
+  const args = ['server', '--addr', addr, '--push-to-source', '--log-format', 'json', '--log-level', 'debug'];
+  const proc = spawn(PULSE_BIN, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const lines = [];
@@ -237,8 +240,16 @@ async function startListCounter(t, srv) {
   };
 }
 
+// PUSH_WAIT bounds the wait for a pushed change to reach a listener. It is
+// well under the client's poll period (cacheMillis, 10 s), so a call within
+// it on a busy machine still cannot come from a poll; the list counter
+// proves it.
+const PUSH_WAIT = 5000;
+
 // recorder returns a subscribe listener that keeps each call as the sorted
 // "port:healthy|unhealthy" of its hosts; rec.last() is the latest.
+// rec.saw(what, from, want) waits for a call equal to want among calls[from:]
+// and, unlike waiting for the last one, cannot miss a brief state.
 function recorder() {
   const calls = [];
   const listener = hosts => {
@@ -246,8 +257,14 @@ function recorder() {
   };
   listener.calls = calls;
   listener.last = () => (calls.length ? calls[calls.length - 1] : '(no call)');
+  listener.saw = async (what, from, want) => {
+    if (!await waitFor(() => calls.slice(from).includes(want), PUSH_WAIT)) {
+      throw new Error(`${what}: got calls ${JSON.stringify(calls.slice(from))} since #${from}, want one with ${want}`);
+    }
+  };
   return listener;
 }
 
 module.exports.startListCounter = startListCounter;
 module.exports.recorder = recorder;
+module.exports.PUSH_WAIT = PUSH_WAIT;

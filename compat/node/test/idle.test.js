@@ -35,7 +35,7 @@ test('push still arrives after the zombie timeout', async t => {
   assert.deepEqual(rec.calls, ['8701:healthy'], 'listener calls before any change');
   const before = counter.lists(grouped);
   await reg.registerInstance(svc, { ip: '127.0.0.1', port: 8702 });
-  await h.eventually('call after the zombie timeout', 2000, '8701:healthy 8702:healthy', rec.last);
+  await h.eventually('call after the zombie timeout', h.PUSH_WAIT, '8701:healthy 8702:healthy', rec.last);
   assert.equal(counter.lists(grouped), before, 'the client polled: not delivered by push');
   h.assertQuiet(sub);
   h.assertQuiet(reg);

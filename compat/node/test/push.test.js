@@ -34,13 +34,12 @@ test('subscribe: changes arrive by push', async t => {
     const two = await h.waitFor(() => counter.lists(`DEFAULT_GROUP@@${name}`) >= 2, 3000);
     assert.ok(two, `${name}: the client's first two list queries`);
   }
-  const started = Date.now();
 
   const deliver = async (what, rec, name, want, change) => {
     const before = counter.lists(`DEFAULT_GROUP@@${name}`);
     const t0 = Date.now();
     await change();
-    await h.eventually(what, 2000, want, rec.last);
+    await h.eventually(what, h.PUSH_WAIT, want, rec.last);
     assert.equal(counter.lists(`DEFAULT_GROUP@@${name}`), before, `${what}: the client polled: not delivered by push`);
     t.diagnostic(`${what}: delivered ${Date.now() - t0} ms after the change`);
   };
@@ -76,7 +75,6 @@ test('subscribe: changes arrive by push', async t => {
   });
   const bigList = await h.getJSON(`${srv.api}/v1/ns/instance/list?serviceName=DEFAULT_GROUP%40%40${big}&clusters=DEFAULT`);
   assert.ok(bigList.body.length > 1024, `big service: answer of ${bigList.body.length} bytes, want over 1024`);
-  assert.ok(Date.now() - started < 8000, 'deliveries done before a poll could bring them');
 
   // The client acks right after it handled the push: let the last ack land.
   let ps;
@@ -86,7 +84,9 @@ test('subscribe: changes arrive by push', async t => {
   }, 2000);
   assert.ok(ps.total >= 6, `pushes: got ${ps.total}, want at least 6`);
   assert.equal(ps.tooLarge, 0, 'pushes too large for a datagram');
-  assert.equal(ps.succeed, ps.total, `acked pushes of ${JSON.stringify(ps)}`);
+  // A push still unacked when a newer one for the same target goes out is
+  // superseded: that one is acked instead.
+  assert.equal(ps.succeed + ps.superseded, ps.total, `acked or superseded pushes of ${JSON.stringify(ps)}`);
   assert.equal(ps.failed, 0);
   h.assertQuiet(sub);
   h.assertQuiet(reg);
