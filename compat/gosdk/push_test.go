@@ -1,8 +1,10 @@
 package gosdk
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -29,12 +31,18 @@ const pushWait = 5 * time.Second
 // listCounter is an HTTP proxy in front of a server that counts instance
 // list queries per serviceName. Pushes do not pass through it (they go from
 // the server to the client over UDP), so a change a client learns while the
-// count stands still was pushed. Like the servers, it runs until TestMain
-// ends.
+// count stands still was pushed. It also keeps every request as the client
+// sent it. Like the servers, it runs until TestMain ends.
 type listCounter struct {
 	addr string
 	mu   sync.Mutex
 	n    map[string]int
+	reqs []sentRequest
+}
+
+// sentRequest is a request as it reached the proxy.
+type sentRequest struct {
+	Method, Path, RawQuery, Body string
 }
 
 func startListCounter(t *testing.T, api string) *listCounter {
@@ -51,11 +59,18 @@ func startListCounter(t *testing.T, api string) *listCounter {
 	lc := &listCounter{addr: ln.Addr().String(), n: map[string]int{}}
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/instance/list") {
-			lc.mu.Lock()
-			lc.n[r.URL.Query().Get("serviceName")]++
-			lc.mu.Unlock()
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
 		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		lc.mu.Lock()
+		if strings.HasSuffix(r.URL.Path, "/instance/list") {
+			lc.n[r.URL.Query().Get("serviceName")]++
+		}
+		lc.reqs = append(lc.reqs, sentRequest{r.Method, r.URL.Path, r.URL.RawQuery, string(body)})
+		lc.mu.Unlock()
 		proxy.ServeHTTP(w, r)
 	})}
 	serversWG.Add(2)
@@ -69,6 +84,19 @@ func startListCounter(t *testing.T, api string) *listCounter {
 		_ = srv.Close()
 	}()
 	return lc
+}
+
+// requests returns the requests whose path ends with suffix.
+func (lc *listCounter) requests(suffix string) []sentRequest {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	var out []sentRequest
+	for _, r := range lc.reqs {
+		if strings.HasSuffix(r.Path, suffix) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // lists returns how many list queries for grouped went through.

@@ -371,7 +371,10 @@ var trickyMeta = map[string]string{
 }
 
 func TestSDK_MetadataOnEveryPath(t *testing.T) {
-	p, c := begin(t)
+	p, _ := begin(t)
+	// Through the proxy, to see that the SDK really sends the raw bodies.
+	lc := startListCounter(t, p.api)
+	c := newClient(t, lc.addr, clientConfig(""))
 	svc := uniq("meta")
 	meta := maps.Clone(trickyMeta)
 	meta[metaInterval] = "200"
@@ -415,6 +418,17 @@ func TestSDK_MetadataOnEveryPath(t *testing.T) {
 		t.Fatalf("UpdateInstance: got %v, %v", ok, err)
 	}
 	eventually(t, 15*time.Second, "metadata after update (raw body)", fmt.Sprint(upd), metaOf)
+
+	// The SDK's JSON escapes & as \u0026; + and = go out as they are.
+	for path, want := range map[string]string{"/instance/beat": `"expr":"a+b=c"`, "/v1/ns/instance": `"expr":"x\u0026y=z+1"`} {
+		raw := false
+		for _, r := range lc.requests(path) {
+			raw = raw || r.Method == "PUT" && strings.Contains(r.Body, want)
+		}
+		if !raw {
+			t.Errorf("no PUT %s with %s raw in its body: the raw path was not tested", path, want)
+		}
+	}
 }
 
 // Dubbo registers one service per interface, named

@@ -209,25 +209,33 @@ module.exports.startChild = startChild;
 // startListCounter puts an HTTP proxy in front of srv that counts instance
 // list queries per serviceName. Pushes do not pass through it (they go from
 // the server to the client over UDP), so a change a client learns while the
-// count stands still was pushed. Point a client at {addr: counter.addr}.
+// count stands still was pushed. It also keeps every request. Point a
+// client at {addr: counter.addr}.
 async function startListCounter(t, srv) {
   const [host, port] = srv.addr.split(':');
   const counts = new Map();
+  const requests = [];
   const proxy = http.createServer((req, res) => {
     const u = new URL(req.url, 'http://proxy');
     if (u.pathname.endsWith('/instance/list')) {
       const name = u.searchParams.get('serviceName');
       counts.set(name, (counts.get(name) || 0) + 1);
     }
-    const up = http.request({ host, port, path: req.url, method: req.method, headers: req.headers }, ur => {
-      res.writeHead(ur.statusCode, ur.headers);
-      ur.pipe(res);
+    const chunks = [];
+    req.on('data', c => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      requests.push({ method: req.method, path: u.pathname, query: u.searchParams, headers: req.headers, body: body.toString() });
+      const up = http.request({ host, port, path: req.url, method: req.method, headers: req.headers }, ur => {
+        res.writeHead(ur.statusCode, ur.headers);
+        ur.pipe(res);
+      });
+      up.on('error', err => {
+        res.writeHead(502);
+        res.end(String(err));
+      });
+      up.end(body);
     });
-    up.on('error', err => {
-      res.writeHead(502);
-      res.end(String(err));
-    });
-    req.pipe(up);
   });
   await new Promise(resolve => proxy.listen(0, '127.0.0.1', resolve));
   t.after(() => {
@@ -237,6 +245,8 @@ async function startListCounter(t, srv) {
   return {
     addr: `127.0.0.1:${proxy.address().port}`,
     lists: grouped => counts.get(grouped) || 0,
+    // requests: every request as the client sent it.
+    requests: () => requests.slice(),
   };
 }
 

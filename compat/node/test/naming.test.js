@@ -9,7 +9,9 @@ const h = require('./helpers');
 
 test('register, getAllInstances and selectInstances', async t => {
   const srv = await h.startPulse(t);
-  const client = await h.newClient(t, srv);
+  // Through the proxy, to see what the client really sends.
+  const counter = await h.startListCounter(t, srv);
+  const client = await h.newClient(t, { addr: counter.addr });
   const svc = h.uniq('select');
   const group = 'G-sel';
   const reg = (port, extra) => client.registerInstance(svc, { ip: '127.0.0.1', port, ...extra }, group);
@@ -57,11 +59,24 @@ test('register, getAllInstances and selectInstances', async t => {
 
   assert.equal(await client.getServerStatus(), 'UP');
   h.assertQuiet(client);
+
+  // The client says it is the Java client 1.0.0 and sends every parameter in
+  // the query string, with no body, whatever the method.
+  const reqs = counter.requests();
+  assert.deepEqual([...new Set(reqs.map(r => r.method))].sort(), ['GET', 'POST']);
+  for (const r of reqs) {
+    assert.equal(r.headers['user-agent'], 'Nacos-Java-Client:v1.0.0', `${r.method} ${r.path}`);
+    assert.equal(r.body, '', `${r.method} ${r.path}: body`);
+    assert.equal(r.query.get('namespaceId'), 'public', `${r.method} ${r.path}: namespaceId`);
+  }
+  const post = reqs.find(r => r.method === 'POST' && r.query.get('port') === '8002');
+  assert.deepEqual(JSON.parse(post.query.get('metadata')), tricky);
 });
 
 test('deregisterInstance', async t => {
   const srv = await h.startPulse(t);
-  const client = await h.newClient(t, srv);
+  const counter = await h.startListCounter(t, srv);
+  const client = await h.newClient(t, { addr: counter.addr });
   const svc = h.uniq('dereg');
   await client.registerInstance(svc, { ip: '127.0.0.1', port: 8101 });
   await client.registerInstance(svc, { ip: '127.0.0.1', port: 8102, clusterName: 'c1' });
@@ -74,6 +89,12 @@ test('deregisterInstance', async t => {
   await client.deregisterInstance(svc, { ip: '127.0.0.1', port: 8103, ephemeral: false });
   assert.deepEqual(h.keys(await h.serverHosts(srv, 'public', grouped)), ['127.0.0.1:8101']);
   assert.deepEqual(h.keys(await client.getAllInstances(svc, 'DEFAULT_GROUP', '', false)), ['127.0.0.1:8101']);
+  const deletes = counter.requests().filter(r => r.method === 'DELETE');
+  assert.equal(deletes.length, 2);
+  for (const r of deletes) {
+    assert.equal(r.body, '', 'DELETE body');
+    assert.equal(r.query.get('serviceName'), `DEFAULT_GROUP@@${svc}`, 'DELETE serviceName');
+  }
   h.assertQuiet(client);
 });
 
