@@ -52,10 +52,12 @@ func runChild(specJSON string) int {
 	}
 	cc := constant.ClientConfig{
 		NamespaceId: spec.Namespace,
-		TimeoutMs:   5000,
-		LogDir:      spec.LogDir,
-		CacheDir:    spec.CacheDir,
-		LogLevel:    "info",
+		// Long enough that a request in flight while a test stops this
+		// process (SIGSTOP) does not time out when it resumes.
+		TimeoutMs: 30000,
+		LogDir:    spec.LogDir,
+		CacheDir:  spec.CacheDir,
+		LogLevel:  "info",
 	}
 	c, err := clients.NewNamingClient(vo.NacosClientParam{
 		ClientConfig:  &cc,

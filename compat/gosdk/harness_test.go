@@ -34,8 +34,7 @@ type pulse struct {
 	host string
 	port int
 	// api is the root of the naming API, e.g. http://127.0.0.1:41234/nacos.
-	api  string
-	logs *syncBuffer
+	api string
 }
 
 // startPulse starts a server on 127.0.0.1 with a free port. Its log is shown
@@ -46,8 +45,8 @@ func startPulse(t *testing.T) *pulse {
 	cfg := server.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.ShutdownTimeout = 2 * time.Second
-	// Both clients announce their first non-loopback address as clientIP;
-	// pushing to the query's source keeps every datagram on 127.0.0.1.
+	// The SDK announces its first non-loopback address as clientIP; pushing
+	// to the query's source keeps every datagram on 127.0.0.1.
 	cfg.PushToSource = true
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := server.New(cfg, server.Options{Logger: log})
@@ -72,7 +71,6 @@ func startPulse(t *testing.T) *pulse {
 		host:   addr.IP.String(),
 		port:   addr.Port,
 		api:    "http://" + addr.String() + cfg.ContextPath,
-		logs:   logs,
 	}
 }
 

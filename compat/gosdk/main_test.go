@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/nacos-group/nacos-sdk-go/common/constant"
+	"github.com/nacos-group/nacos-sdk-go/util"
 )
 
 var (
@@ -53,6 +54,10 @@ func run(m *testing.M) int {
 		return 1
 	}
 	servers, stopServers = context.WithCancel(context.Background())
+	// The SDK finds its clientIP lazily and stores it in a global without
+	// synchronisation: clients that query at the same time race on it. One
+	// call before any client exists leaves only reads.
+	util.LocalIP()
 
 	code := m.Run()
 

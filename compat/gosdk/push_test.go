@@ -65,13 +65,15 @@ func startListCounter(t *testing.T, api string) *listCounter {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		lc.mu.Lock()
 		if strings.HasSuffix(r.URL.Path, "/instance/list") {
-			lc.n[r.URL.Query().Get("serviceName")]++
+			lc.mu.Lock()
+			lc.n[r.URL.Query().Get("serviceName")]++ // counted when sent
+			lc.mu.Unlock()
 		}
-		lc.reqs = append(lc.reqs, sentRequest{r.Method, r.URL.Path, r.URL.RawQuery, string(body)})
-		lc.mu.Unlock()
 		proxy.ServeHTTP(w, r)
+		lc.mu.Lock()
+		lc.reqs = append(lc.reqs, sentRequest{r.Method, r.URL.Path, r.URL.RawQuery, string(body)}) // kept when answered
+		lc.mu.Unlock()
 	})}
 	serversWG.Add(2)
 	go func() {
@@ -86,7 +88,7 @@ func startListCounter(t *testing.T, api string) *listCounter {
 	return lc
 }
 
-// requests returns the requests whose path ends with suffix.
+// requests returns the answered requests whose path ends with suffix.
 func (lc *listCounter) requests(suffix string) []sentRequest {
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
@@ -217,11 +219,13 @@ func TestSDK_SubscribeByPush(t *testing.T) {
 		}
 		t.Logf("%s: delivered %v after the change", what, time.Since(start).Round(time.Millisecond))
 	}
+	// Persistent: no beat can race with the deregistration (see
+	// TestSDK_DeregisterInstance).
 	deliver("register", &cb, grouped, "7701:healthy 7702:healthy", func() {
-		register(t, reg, instance(svc, "", "", 7702, 1, true, nil))
+		register(t, reg, instance(svc, "", "", 7702, 1, false, nil))
 	})
 	deliver("deregister", &cb, grouped, "7701:healthy", func() {
-		ok, err := reg.DeregisterInstance(vo.DeregisterInstanceParam{Ip: "127.0.0.1", Port: 7702, ServiceName: svc, Ephemeral: true})
+		ok, err := reg.DeregisterInstance(vo.DeregisterInstanceParam{Ip: "127.0.0.1", Port: 7702, ServiceName: svc, Ephemeral: false})
 		if err != nil || !ok {
 			t.Fatalf("DeregisterInstance: got %v, %v", ok, err)
 		}

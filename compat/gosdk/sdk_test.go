@@ -237,13 +237,14 @@ func TestSDK_UpdateInstance(t *testing.T) {
 }
 
 func TestSDK_DeregisterInstance(t *testing.T) {
-	p, c := begin(t)
+	p, _ := begin(t)
+	lc := startListCounter(t, p.api)
+	c := newClient(t, lc.addr, clientConfig(""))
 	svc, group := uniq("dereg"), "G-dereg"
-	// Short beat intervals, so that a beat that should have stopped would
-	// show up quickly.
-	fast := map[string]string{"preserved.heart.beat.interval": "200"}
-	keep := instance(svc, group, "", 7201, 1, true, fast)
-	gone := instance(svc, group, "c1", 7202, 1, true, fast)
+	// The instance that stays beats often, so that the server soon sees
+	// beats after the deregistration.
+	keep := instance(svc, group, "", 7201, 1, true, map[string]string{"preserved.heart.beat.interval": "200"})
+	gone := instance(svc, group, "c1", 7202, 1, true, nil)
 	pers := instance(svc, group, "", 7203, 1, false, nil)
 	for _, in := range []vo.RegisterInstanceParam{keep, gone, pers} {
 		register(t, c, in)
@@ -256,6 +257,22 @@ func TestSDK_DeregisterInstance(t *testing.T) {
 		return strings.Join(hostKeys(hosts), " ")
 	}
 	eventually(t, 5*time.Second, "registered", "127.0.0.1:7201 127.0.0.1:7202 127.0.0.1:7203", keys)
+
+	// The SDK beats at once after registering, from another goroutine. A
+	// beat still in flight when the instance is deregistered re-creates it,
+	// with Nacos as with Pulse (a full beat for an unknown instance is taken
+	// as one that expired), so deregister after that first beat, well
+	// before the next (5 s).
+	if !waitFor(5*time.Second, func() bool {
+		for _, r := range lc.requests("/instance/beat") {
+			if strings.Contains(r.Body, `"port":7202,`) {
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatal("no beat for 7202 within 5s of its registration")
+	}
 
 	// As in Nacos, deregistering names the kind: the wrong one is a no-op.
 	ok, err := c.DeregisterInstance(vo.DeregisterInstanceParam{Ip: "127.0.0.1", Port: 7203, ServiceName: svc, GroupName: group, Ephemeral: true})
@@ -273,9 +290,9 @@ func TestSDK_DeregisterInstance(t *testing.T) {
 	}
 	eventually(t, 15*time.Second, "after deregistering 7203", "127.0.0.1:7201", keys)
 
-	// The SDK stops beating before it deregisters: a beat for 7202 would
-	// re-create it from its body. Let the remaining instance beat a few
-	// times, then look at the server.
+	// The SDK stops beating before it deregisters: a later beat for 7202
+	// would re-create it from its body. Let the remaining instance beat a
+	// few times, then look at the server.
 	base := metrics(t, p.api).BeatCount
 	if !waitFor(15*time.Second, func() bool { return metrics(t, p.api).BeatCount >= base+3 }) {
 		t.Fatalf("beats: got fewer than 3 in 15s from an instance beating every 200ms")
