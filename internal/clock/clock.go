@@ -101,6 +101,21 @@ func (f *Fake) Timers() int {
 	return len(f.timers)
 }
 
+// Deadlines returns when the waiting timers fire, earliest first. Tests use
+// it to know that a component has armed its timer for the moment they expect
+// before they advance the clock: a component that computes its wait from
+// Now and re-arms after an Advance would otherwise fire late.
+func (f *Fake) Deadlines() []time.Time {
+	f.mu.Lock()
+	out := make([]time.Time, 0, len(f.timers))
+	for _, t := range f.timers {
+		out = append(out, t.when)
+	}
+	f.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
+	return out
+}
+
 type fakeTimer struct {
 	f    *Fake
 	c    chan time.Time

@@ -10,7 +10,7 @@ const formType = "application/x-www-form-urlencoded;charset=UTF-8"
 
 // The client samples of clients.md §5 and protocol §1.2, byte for byte.
 const (
-	goRegisterBody = `app=&clusterName=&enable=true&ephemeral=true&groupName=DEFAULT_GROUP&healthy=true&ip=127.0.0.1&metadata=%7B%22role%22%3A%22anchor%22%7D&namespaceId=&port=25677&serviceName=DEFAULT_GROUP%40%40S&weight=1`
+	goRegisterBody    = `app=&clusterName=&enable=true&ephemeral=true&groupName=DEFAULT_GROUP&healthy=true&ip=127.0.0.1&metadata=%7B%22role%22%3A%22anchor%22%7D&namespaceId=&port=25677&serviceName=DEFAULT_GROUP%40%40S&weight=1`
 	nodeRegisterQuery = `namespaceId=public&serviceName=DEFAULT_GROUP%40%40S&groupName=DEFAULT_GROUP&clusterName=DEFAULT&ip=127.0.0.1&port=28987&weight=1&enable=true&healthy=true&ephemeral=true&metadata=%7B%22role%22%3A%22anchor%22%7D`
 	goBeatBody        = `serviceName=DEFAULT_GROUP@@S&beat={"ip":"127.0.0.1","port":25677,"weight":1,"serviceName":"DEFAULT_GROUP@@S","cluster":"","metadata":{"role":"anchor"},"scheduled":false}`
 	goListQuery       = `clusters=&udpPort=55475&healthyOnly=false&clientIP=127.0.0.1&namespaceId=&serviceName=DEFAULT_GROUP@@S&app=`

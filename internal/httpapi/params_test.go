@@ -47,13 +47,13 @@ func TestParams_ParseInto(t *testing.T) {
 		{"metadata=%7B%22a%22%3A%22x%26y%22%7D", []pair{{"metadata", `{"a":"x&y"}`}}},
 		{"serviceName=DEFAULT_GROUP%40%40S&groupName=a+b", []pair{{"serviceName", "DEFAULT_GROUP@@S"}, {"groupName", "a b"}}},
 		{"app=50%off&x=%zz", []pair{{"app", "50%off"}, {"x", "%zz"}}}, // bad escapes stay raw
-		{"a=1;b=2", []pair{{"a", "1;b=2"}}},                            // no ';' separator, unlike url.ParseQuery
+		{"a=1;b=2", []pair{{"a", "1;b=2"}}},                           // no ';' separator, unlike url.ParseQuery
 		{"&&a=1&&", []pair{{"a", "1"}}},
 		{"flag&k=", []pair{{"flag", ""}, {"k", ""}}},
 		{"k=a=b", []pair{{"k", "a=b"}}},
 		{"a={}x&b=1", []pair{{"a", "{}x"}, {"b", "1"}}},
-		{`beat={"ip":"1&x=2`, []pair{{"beat", `{"ip":"1`}, {"x", "2"}}},       // unbalanced: plain split
-		{`a={"s":"}\"&"}&b=2`, []pair{{"a", `{"s":"}\"&"}`}, {"b", "2"}}},     // braces and quotes inside strings
+		{`beat={"ip":"1&x=2`, []pair{{"beat", `{"ip":"1`}, {"x", "2"}}},          // unbalanced: plain split
+		{`a={"s":"}\"&"}&b=2`, []pair{{"a", `{"s":"}\"&"}`}, {"b", "2"}}},        // braces and quotes inside strings
 		{`a={&b={"x":"1&2"}`, []pair{{"a", "{"}, {"b", `{"x":"1`}, {`2"}`, ""}}}, // scanning stops after the first failure
 		{"", nil},
 	} {
