@@ -28,6 +28,10 @@ const (
 // as returns the headers a client with agent a sends.
 func as(a string) []string { return []string{"User-Agent", a, "Client-Version", a} }
 
+// httpClient bounds every request, so that a wedged server fails a test
+// instead of hanging it.
+var httpClient = &http.Client{Timeout: 10 * time.Second}
+
 // do sends one request and returns the status and body. query and form are
 // raw strings, sent as given (clients differ in how they encode).
 func do(t testing.TB, method, u, query, form string, header ...string) (int, string) {
@@ -49,7 +53,7 @@ func do(t testing.TB, method, u, query, form string, header ...string) (int, str
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
