@@ -326,3 +326,31 @@ func FuzzAppendList(f *testing.F) {
 		}
 	})
 }
+
+// A large list is written into one allocation, not a doubling series.
+func TestAppendList_OneAllocation(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates on its own")
+	}
+	reg := naming.New(naming.Config{})
+	key := naming.ServiceKey{Namespace: "public", Name: "DEFAULT_GROUP@@big"}
+	for i := range 5000 {
+		err := reg.Register(key, naming.InstanceSpec{
+			IP: "10.0." + strconv.Itoa(i/256) + "." + strconv.Itoa(i%256), Port: 8080 + i%7, Weight: 0.123456789,
+			Healthy: true, Enabled: true, Ephemeral: true, Cluster: "cluster-" + strconv.Itoa(i%3),
+			Metadata: map[string]string{"preserved.heart.beat.timeout": "123456789", "k": strconv.Itoa(i)},
+		}, time.Unix(1767323045, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := List{Name: key.Name, Clusters: "cluster-0,cluster-1,cluster-2", Grouped: true, Selection: reg.Select(naming.Query{Key: key}, nil)}
+	var out []byte
+	allocs := testing.AllocsPerRun(5, func() { out = AppendList(nil, &l) })
+	if allocs != 1 {
+		t.Errorf("AppendList of %d hosts: %v allocations, want 1", len(l.Selection.Hosts), allocs)
+	}
+	if est := listSize(&l); est < len(out) || est > len(out)*5/4 {
+		t.Errorf("size estimate %d for %d bytes: want above, by at most a quarter", est, len(out))
+	}
+}
