@@ -188,3 +188,25 @@ func FuzzDecodeLenient(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParseInto parses a Go SDK beat body, and hostile bodies of many
+// unbalanced raw JSON values at 64 KiB and 1 MiB: their cost must grow
+// linearly with the size (it was quadratic, minutes for 1 MiB).
+func BenchmarkParseInto(b *testing.B) {
+	bodies := []struct{ name, body string }{
+		{"body=go-beat", paramSamples[0]},
+		{"body=hostile-64KiB", strings.Repeat(`a={"&"`, 64<<10/6)},
+		{"body=hostile-1MiB", strings.Repeat(`a={"&"`, 1<<20/6)},
+	}
+	for _, tc := range bodies {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(tc.body)))
+			b.ReportAllocs()
+			p := &params{}
+			for b.Loop() {
+				p.kv = p.kv[:0]
+				p.parseInto(tc.body)
+			}
+		})
+	}
+}
