@@ -300,8 +300,10 @@ func FuzzAppendList(f *testing.F) {
 		if len(s.Hosts) != len(l.Selection.Hosts) {
 			t.Fatalf("%d hosts decoded, %d selected: %s", len(s.Hosts), len(l.Selection.Hosts), out)
 		}
-		if !utf8.ValidString(key.Name + clusters + env + ip + mk + mv) {
-			return // the rest compares text, which JSON makes valid UTF-8
+		for _, s := range []string{key.Name, clusters, env, ip, mk, mv} {
+			if !utf8.ValidString(s) {
+				return // the rest compares text, which JSON makes valid UTF-8
+			}
 		}
 		if s.Name != key.Name || s.Clusters != clusters || s.CacheMillis != 10000 {
 			t.Fatalf("name, clusters, cacheMillis: got %q, %q, %d; want %q, %q, 10000", s.Name, s.Clusters, s.CacheMillis, key.Name, clusters)
