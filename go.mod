@@ -8,4 +8,7 @@ require (
 	golang.org/x/sync v0.24.0
 )
 
-require github.com/inconshreveable/mousetrap v1.1.0 // indirect
+require (
+	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
+)

@@ -34,5 +34,6 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServerCmd())
+	root.AddCommand(newRegisterCmd(), newDeregisterCmd(), newListCmd(), newServicesCmd(), newWatchCmd())
 	return root
 }

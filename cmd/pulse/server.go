@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/pulse-registry/pulse/internal/push"
 	"github.com/pulse-registry/pulse/internal/server"
 )
 
@@ -35,6 +36,14 @@ Flags win over the environment.`,
 				return err
 			}
 			cfg.Version = version
+			// Zero means "default" inside push.Config; on the command line
+			// it means none.
+			if cfg.Push.MaxRetries == 0 {
+				cfg.Push.MaxRetries = -1
+			}
+			if cfg.Push.MergeWindow == 0 {
+				cfg.Push.MergeWindow = -1
+			}
 			srv, err := server.New(cfg, server.Options{Logger: logger})
 			if err != nil {
 				return err
@@ -46,6 +55,14 @@ Flags win over the environment.`,
 	f.StringVar(&cfg.Addr, "addr", cfg.Addr, "HTTP listen address (host:port; port 0 picks a free one)")
 	f.StringVar(&cfg.ContextPath, "context-path", cfg.ContextPath, "URL prefix of every endpoint")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long shutdown waits for in-flight requests")
+	pc := push.DefaultConfig()
+	cfg.Push = pc
+	f.StringVar(&cfg.PushAddr, "push-addr", "", "UDP address pushes are sent from (default: the host of --addr, any port)")
+	f.BoolVar(&cfg.PushToSource, "push-to-source", false, "push to the address a list query came from, ignoring its clientIP")
+	f.DurationVar(&cfg.Push.MergeWindow, "push-merge-window", pc.MergeWindow, "changes within this window after a push are merged into one trailing push")
+	f.DurationVar(&cfg.Push.AckTimeout, "push-ack-timeout", pc.AckTimeout, "wait for a push's ack before sending it again (doubling each time)")
+	f.IntVar(&cfg.Push.MaxRetries, "push-retries", pc.MaxRetries, "resends of an unacked push before it counts as failed")
+	f.Float64Var(&cfg.Push.RatePerAddr, "push-rate", pc.RatePerAddr, "most datagrams per second sent to one address")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	return cmd

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pulse-registry/pulse/internal/clock"
 	"github.com/pulse-registry/pulse/internal/naming"
+	"github.com/pulse-registry/pulse/internal/push"
 	"github.com/pulse-registry/pulse/internal/switches"
 	"github.com/pulse-registry/pulse/internal/wire"
 )
@@ -50,19 +51,11 @@ type Reader interface {
 type Subscriber interface {
 	// Subscribe adds or refreshes a target and reports whether pushes to it
 	// are enabled (the answer then advertises the push cacheMillis).
-	Subscribe(t Target) bool
-}
-
-// Target is a client that asked for pushes of a service: what its own
-// instance/list query looked like, so a push can carry the same answer.
-type Target struct {
-	Key         naming.ServiceKey
-	Clusters    string // as the client sent it
-	HealthyOnly bool
-	Env         string
-	Addr        netip.AddrPort // where pushes go: clientIP (or the peer) and udpPort
-	Agent       wire.Agent
-	App         string
+	Subscribe(t push.Target) bool
+	// Targets lists a service's live targets.
+	Targets(key naming.ServiceKey) []push.TargetInfo
+	// Stats reports what the pusher has done.
+	Stats() push.Stats
 }
 
 // Config wires a Handler.
@@ -76,6 +69,11 @@ type Config struct {
 	ContextPath string
 	// Subscriber registers push targets; nil disables push.
 	Subscriber Subscriber
+	// PushToSource sends pushes to the address a list query came from,
+	// ignoring its clientIP parameter. Nacos trusts clientIP, which lets
+	// anyone aim pushes at any address; this closes that at the cost of
+	// clients behind an HTTP proxy.
+	PushToSource bool
 	// Ready reports whether the server takes traffic; nil means always.
 	Ready func() bool
 	// Metrics adds the figures of other components to /operator/metrics.
@@ -143,6 +141,7 @@ func (h *Handler) routes() {
 	})
 	h.handle(ns+"/instance/list", route{"GET": h.list})
 	h.handle(ns+"/instance/beat", route{"PUT": h.beat})
+	h.handle(ns+"/instance/beat/batch", route{"PUT": h.beatBatch})
 	h.handle(ns+"/instance/metadata/batch", route{"PUT": h.metadataBatch, "DELETE": h.metadataBatch})
 	h.handle(ns+"/service", route{
 		"POST":   h.createService,
@@ -151,6 +150,7 @@ func (h *Handler) routes() {
 		"GET":    h.getService,
 	})
 	h.handle(ns+"/service/list", route{"GET": h.serviceList})
+	h.handle(ns+"/service/subscribers", route{"GET": h.subscribers})
 	h.handle(ns+"/cluster", route{"PUT": h.updateCluster})
 	h.handle(ns+"/health", route{"PUT": h.setHealth})
 	h.handle(ns+"/health/instance", route{"PUT": h.setHealth})
@@ -158,6 +158,7 @@ func (h *Handler) routes() {
 		h.handle(ns+op+"/switches", route{"GET": h.getSwitches, "PUT": h.putSwitches})
 		h.handle(ns+op+"/metrics", route{"GET": h.metrics})
 		h.handle(ns+op+"/servers", route{"GET": h.servers})
+		h.handle(ns+op+"/push/state", route{"GET": h.pushState})
 	}
 	h.mux.HandleFunc(ns+"/", func(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusNotImplemented, "no such api:"+r.Method+":"+r.URL.Path)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/pulse-registry/pulse/internal/naming"
+	"github.com/pulse-registry/pulse/internal/push"
 	"github.com/pulse-registry/pulse/internal/wire"
 )
 
@@ -254,8 +255,12 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, p *params) error 
 
 	cacheMillis := sw.DefaultCacheMillis
 	if udpPort > 0 && h.cfg.Subscriber != nil && sw.PushEnabled && agent.PushCapable() {
-		if addr, ok := pushAddr(r, p.optional("clientIP", ""), udpPort); ok {
-			if h.cfg.Subscriber.Subscribe(Target{
+		clientIP := p.optional("clientIP", "")
+		if h.cfg.PushToSource {
+			clientIP = ""
+		}
+		if addr, ok := pushAddr(r, clientIP, udpPort); ok {
+			if h.cfg.Subscriber.Subscribe(push.Target{
 				Key:         key,
 				Clusters:    clusters,
 				HealthyOnly: healthyOnly,
@@ -323,32 +328,19 @@ func (h *Handler) beat(w http.ResponseWriter, r *http.Request, p *params) error 
 	if err != nil {
 		return err
 	}
-	var body *naming.InstanceSpec
+	spec := naming.BeatSpec{Cluster: cluster, IP: ip, Port: port}
 	if raw := p.optional("beat", ""); raw != "" {
 		b, err := wire.DecodeBeat(raw)
 		if err != nil {
 			return badRequest("Param 'beat' is illegal, " + err.Error())
 		}
-		if b.Cluster != "" {
-			cluster = b.Cluster
-		}
-		ip, port = b.IP, b.Port
-		body = &naming.InstanceSpec{
-			IP:        b.IP,
-			Port:      b.Port,
-			Cluster:   cluster,
-			Weight:    b.Weight,
-			Healthy:   true,
-			Enabled:   true,
-			Ephemeral: b.Ephemeral,
-			Metadata:  b.Metadata,
-		}
+		spec = beatFromBody(b, cluster)
 	}
 	key, err := serviceKey(p)
 	if err != nil {
 		return err
 	}
-	res, err := h.w.Beat(key, naming.BeatSpec{Cluster: cluster, IP: ip, Port: port, Instance: body}, h.clk.Now())
+	res, err := h.w.Beat(key, spec, h.clk.Now())
 	if err != nil {
 		return err
 	}

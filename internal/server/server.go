@@ -22,6 +22,7 @@ import (
 	"github.com/pulse-registry/pulse/internal/health"
 	"github.com/pulse-registry/pulse/internal/httpapi"
 	"github.com/pulse-registry/pulse/internal/naming"
+	"github.com/pulse-registry/pulse/internal/push"
 	"github.com/pulse-registry/pulse/internal/switches"
 	"github.com/pulse-registry/pulse/internal/wire"
 )
@@ -39,6 +40,14 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Version is reported to clients and in logs.
 	Version string
+	// PushAddr is the UDP address pushes are sent from and acks read on.
+	// Default: the host of Addr, any free port.
+	PushAddr string
+	// PushToSource ignores the clientIP of list queries and pushes to the
+	// address the query came from (see httpapi.Config.PushToSource).
+	PushToSource bool
+	// Push tunes UDP push; zero fields take push.DefaultConfig.
+	Push push.Config
 }
 
 // DefaultConfig returns the defaults.
@@ -56,6 +65,11 @@ func (c Config) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("addr %q: %w", c.Addr, err))
+	}
+	if c.PushAddr != "" {
+		if _, _, err := net.SplitHostPort(c.PushAddr); err != nil {
+			errs = append(errs, fmt.Errorf("push addr %q: %w", c.PushAddr, err))
+		}
 	}
 	if !strings.HasPrefix(c.ContextPath, "/") || strings.ContainsAny(c.ContextPath, "?# ") {
 		errs = append(errs, fmt.Errorf("context path %q: must start with / and hold no ?, # or space", c.ContextPath))
@@ -81,6 +95,7 @@ type Server struct {
 	reg      *naming.Registry
 	sw       *switches.Set
 	checker  *health.Checker
+	pusher   *push.Pusher
 	api      *httpapi.Handler
 	httpSrv  *http.Server
 	ln       net.Listener
@@ -122,18 +137,24 @@ func New(cfg Config, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	s.ln = ln
+	if err := s.newPusher(cfg); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	self, _ := netip.ParseAddrPort(ln.Addr().String())
 	s.api = httpapi.New(httpapi.Config{
-		Writer:      s.reg,
-		Reader:      s.reg,
-		Switches:    s.sw,
-		Clock:       s.clk,
-		Logger:      s.log.With("component", "http"),
-		ContextPath: cfg.ContextPath,
-		Ready:       s.ready.Load,
-		Metrics:     s.metrics,
-		Self:        self,
-		Version:     cfg.Version,
+		Writer:       s.reg,
+		Reader:       s.reg,
+		Switches:     s.sw,
+		Clock:        s.clk,
+		Logger:       s.log.With("component", "http"),
+		ContextPath:  cfg.ContextPath,
+		Ready:        s.ready.Load,
+		Subscriber:   s.pusher,
+		PushToSource: cfg.PushToSource,
+		Metrics:      s.metrics,
+		Self:         self,
+		Version:      cfg.Version,
 	})
 	s.httpSrv = &http.Server{
 		Handler:           s.api,
@@ -165,6 +186,7 @@ func (s *Server) Run(ctx context.Context) error {
 	// connects at once must not see a 500.
 	s.ready.Store(true)
 	g.Go(func() error { return s.checker.Run(bg) })
+	g.Go(func() error { return s.pusher.Run(bg) })
 	g.Go(func() error {
 		err := s.httpSrv.Serve(s.ln)
 		if errors.Is(err, http.ErrServerClosed) {
@@ -186,14 +208,54 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil
 	})
-	s.log.Info("pulse server listening", "addr", s.ln.Addr().String(),
+	s.log.Info("pulse server listening", "addr", s.ln.Addr().String(), "push_addr", s.pusher.Addr().String(),
 		"context_path", s.cfg.ContextPath, "version", s.cfg.Version)
 	err := g.Wait()
 	s.log.Info("stopped")
 	return err
 }
 
+// PushAddr returns the UDP address pushes are sent from.
+func (s *Server) PushAddr() netip.AddrPort { return s.pusher.Addr() }
+
+// Pusher returns the server's pusher.
+func (s *Server) Pusher() *push.Pusher { return s.pusher }
+
+func (s *Server) newPusher(cfg Config) error {
+	addr := cfg.PushAddr
+	if addr == "" {
+		host, _, _ := net.SplitHostPort(s.ln.Addr().String())
+		addr = net.JoinHostPort(host, "0")
+	}
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return fmt.Errorf("push addr %s: %w", addr, err)
+	}
+	conn, err := net.ListenUDP("udp", ua)
+	if err != nil {
+		return fmt.Errorf("listen for push on %s: %w", addr, err)
+	}
+	// A change fanned out to thousands of subscribers brings their acks
+	// back at once; the default buffer holds only a few hundred datagrams.
+	// The kernel caps these at net.core.[rw]mem_max.
+	_ = conn.SetReadBuffer(4 << 20)
+	_ = conn.SetWriteBuffer(4 << 20)
+	s.pusher, err = push.New(cfg.Push, conn, s.reg, s.sw, s.clk, s.log.With("component", "push"))
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("server config: %w", err)
+	}
+	s.notifier = append(s.notifier, s.pusher)
+	return nil
+}
+
 func (s *Server) metrics(m *wire.Metrics) {
+	ps := s.pusher.Stats()
+	m.SubscribeCount = ps.Targets
+	m.TotalPush = ps.Pushes
+	m.FailedPush = ps.Failed
+	m.AvgPushCost = ps.Latency.Mean.Milliseconds()
+	m.MaxPushCost = ps.Latency.Max.Milliseconds()
 	st := s.checker.Stats()
 	m.UnhealthyCount = st.Unhealthy
 	m.ExpiredCount = st.Expired

@@ -113,3 +113,53 @@ type ServerState struct {
 	FunctionMode   string `json:"function_mode"`
 	AuthEnabled    bool   `json:"auth_enabled"`
 }
+
+// Subscribers is the answer of GET /service/subscribers.
+type Subscribers struct {
+	Count       int          `json:"count"`
+	Subscribers []Subscriber `json:"subscribers"`
+}
+
+// Subscriber is one push target.
+type Subscriber struct {
+	AddrStr     string `json:"addrStr"`
+	Agent       string `json:"agent"`
+	App         string `json:"app"`
+	IP          string `json:"ip"`
+	Port        int    `json:"port"`
+	NamespaceID string `json:"namespaceId"`
+	ServiceName string `json:"serviceName"`
+	Cluster     string `json:"cluster"`
+	// Pulse additions.
+	HealthyOnly bool  `json:"healthyOnly"`
+	Subscribed  int64 `json:"subscribedTime"` // ms epoch
+	Refreshed   int64 `json:"lastRefTime"`    // ms epoch of the last list query
+	Pending     bool  `json:"pendingAck"`
+}
+
+// PushState is the answer of GET /operator/push/state: Nacos' keys first,
+// then Pulse's counters.
+type PushState struct {
+	Succeed int64    `json:"succeed"`
+	Total   int64    `json:"total"`
+	Ratio   float64  `json:"ratio"`
+	Reset   bool     `json:"reset"`
+	Data    []string `json:"data,omitempty"`
+
+	Targets      int   `json:"targets"`
+	Services     int   `json:"services"`
+	Acks         int64 `json:"acks"`
+	Retries      int64 `json:"retries"`
+	Failed       int64 `json:"failed"`
+	TooLarge     int64 `json:"tooLarge"`
+	Superseded   int64 `json:"superseded"`
+	RateLimited  int64 `json:"rateLimited"`
+	Refused      int64 `json:"refused"`
+	BadAcks      int64 `json:"badAcks"`
+	WaitingAck   int   `json:"waitingAck"`
+	LatencyCount int64 `json:"latencyCount"`
+	LatencyP50Ms int64 `json:"latencyP50Ms"`
+	LatencyP99Ms int64 `json:"latencyP99Ms"`
+	LatencyMaxMs int64 `json:"latencyMaxMs"`
+	LatencyAvgMs int64 `json:"latencyAvgMs"`
+}
