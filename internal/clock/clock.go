@@ -39,7 +39,7 @@ func (r realTimer) C() <-chan time.Time        { return r.t.C }
 func (r realTimer) Stop() bool                 { return r.t.Stop() }
 func (r realTimer) Reset(d time.Duration) bool { return r.t.Reset(d) }
 
-// Fake is a clock that moves only when Advance or Set is called. Timers fire
+// Fake is a clock that moves only when Advance is called. Timers fire
 // (a non-blocking send on a channel of capacity 1) when the clock passes
 // their deadline.
 type Fake struct {
