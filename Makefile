@@ -30,12 +30,14 @@ compat-go: build
 compat-node: build
 	@GO=$(GO) bash compat/run.sh node
 
-# fuzz runs each fuzz target for a short while.
+# fuzz runs each fuzz target for a short while. Minimizing each new input
+# for go test's default 60 s would take most of a short run.
 FUZZTIME ?= 20s
+FUZZMINTIME ?= 2s
 fuzz:
 	@for pkg in $$($(GO) list $(PKGS)); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) $$pkg || exit 1; \
 	  done; \
 	done
 
