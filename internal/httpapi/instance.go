@@ -254,7 +254,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, p *params) error 
 	sw := h.sw.Get()
 
 	cacheMillis := sw.DefaultCacheMillis
-	if udpPort > 0 && h.cfg.Subscriber != nil && sw.PushEnabled && agent.PushCapable() {
+	if udpPort > 0 && h.cfg.Subscriber != nil && sw.PushEnabled && agent.PushCapable(sw) {
 		clientIP := p.optional("clientIP", "")
 		if h.cfg.PushToSource {
 			clientIP = ""

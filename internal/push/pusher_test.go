@@ -534,3 +534,21 @@ func TestPush_AckTimeoutAdapts(t *testing.T) {
 		t.Errorf("got %d resends for the last two pushes, want 0 (retries after each push: %v)", late, retriesAfter)
 	}
 }
+
+func TestPush_PushVersionSwitch(t *testing.T) {
+	srv := servertest.Start(t)
+	c := newUDPClient(t)
+	if m := subscribe(t, srv, "DEFAULT_GROUP@@demo", c); m["cacheMillis"] != float64(10000) {
+		t.Fatalf("Go client 1.1.4 with the default minimum: got cacheMillis %v, want 10000", m["cacheMillis"])
+	}
+	if status, body := call(t, "PUT", srv.API+"/v1/ns/operator/switches", url.Values{"entry": {"pushVersion"}, "value": {"go:1.2.0"}}, ""); status != 200 {
+		t.Fatalf("switch: %d %s", status, body)
+	}
+	other := newUDPClient(t)
+	if m := subscribe(t, srv, "DEFAULT_GROUP@@demo", other); m["cacheMillis"] != float64(3000) {
+		t.Errorf("Go client 1.1.4 below a 1.2.0 minimum: got cacheMillis %v, want 3000 (no push)", m["cacheMillis"])
+	}
+	if n := len(srv.Pusher().Targets(srvKey)); n != 1 {
+		t.Errorf("got %d targets, want only the one from before the switch", n)
+	}
+}

@@ -74,20 +74,29 @@ func RequestAgent(userAgent, clientVersion string) Agent {
 	return a
 }
 
-// Minimum versions for UDP push, the Nacos switch defaults.
-var pushMinVersion = map[AgentKind]string{
-	AgentJava:   "0.1.0",
-	AgentGo:     "0.1.0",
-	AgentCSharp: "0.9.0",
-	AgentC:      "1.0.12",
-	AgentDNS:    "0.4.3",
-	AgentPulse:  "0.0.0",
-}
-
-// PushCapable reports whether Nacos would push to this agent over UDP.
-func (a Agent) PushCapable() bool {
-	min, ok := pushMinVersion[a.Kind]
-	return ok && CompareVersions(a.Version, min) >= 0
+// PushCapable reports whether Nacos would push to this agent over UDP: its
+// kind must be one Nacos pushes to, and its version at least the minimum the
+// switches name for that kind (pushJavaVersion and so on; DNS agents use
+// pushPythonVersion, as in Nacos). Pulse's own client always gets pushes.
+func (a Agent) PushCapable(sw *Switches) bool {
+	var min string
+	switch a.Kind {
+	case AgentJava:
+		min = sw.PushJavaVersion
+	case AgentGo:
+		min = sw.PushGoVersion
+	case AgentCSharp:
+		min = sw.PushCSharpVersion
+	case AgentC:
+		min = sw.PushCVersion
+	case AgentDNS:
+		min = sw.PushPythonVersion
+	case AgentPulse:
+		return true
+	default:
+		return false
+	}
+	return CompareVersions(a.Version, min) >= 0
 }
 
 // GroupedNames reports whether list data for this agent carries grouped
