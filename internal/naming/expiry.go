@@ -168,6 +168,14 @@ func (r *Registry) ExpireDue(now time.Time, out []Transition) ([]Transition, tim
 			}
 			out = r.expireLocked(e, nowNS, now, &ch, out)
 		}
+		if len(r.tombs) > 0 && nowNS >= r.tombSweep {
+			for k, until := range r.tombs {
+				if nowNS >= until {
+					delete(r.tombs, k)
+				}
+			}
+			r.tombSweep = nowNS + int64(r.grace)
+		}
 		more := len(r.expiry) > 0 && r.expiry[0].when <= nowNS
 		var next time.Time
 		if len(r.expiry) > 0 {

@@ -25,15 +25,25 @@ type Config struct {
 	// registering an instance, stays after its last instance left. Services
 	// created explicitly stay until deleted. Zero means the default, 90 s.
 	EmptyServiceTTL time.Duration
+	// DeregisterGrace is how long after an explicit deregistration a full
+	// beat may not re-create the instance: clients send beats from another
+	// goroutine, and one already in flight when the client deregistered
+	// would otherwise bring the instance back. Registering again ends it.
+	// Zero means the default, 5 s.
+	DeregisterGrace time.Duration
 }
 
-// DefaultEmptyServiceTTL is the default of Config.EmptyServiceTTL.
-const DefaultEmptyServiceTTL = 90 * time.Second
+// Defaults of Config.
+const (
+	DefaultEmptyServiceTTL = 90 * time.Second
+	DefaultDeregisterGrace = 5 * time.Second
+)
 
 // Registry is the in-memory registry. It is safe for concurrent use.
 type Registry struct {
 	notifier Notifier
 	emptyTTL time.Duration
+	grace    time.Duration
 	wake     chan struct{}
 
 	// mu guards the fields below, and the services, clusters and instances
@@ -47,6 +57,18 @@ type Registry struct {
 	// floor is the highest revision a deleted service had, so that a service
 	// created again under the same name never goes back in time.
 	floor int64
+	// tombs holds deregistered ephemeral instances until the unix ns when a
+	// full beat may re-create them again; swept by ExpireDue.
+	tombs     map[tomb]int64
+	tombSweep int64
+}
+
+// tomb identifies a deregistered instance.
+type tomb struct {
+	svc     ServiceKey
+	cluster string
+	ip      string
+	port    int32
 }
 
 // New returns an empty registry.
@@ -54,9 +76,14 @@ func New(cfg Config) *Registry {
 	if cfg.EmptyServiceTTL <= 0 {
 		cfg.EmptyServiceTTL = DefaultEmptyServiceTTL
 	}
+	if cfg.DeregisterGrace <= 0 {
+		cfg.DeregisterGrace = DefaultDeregisterGrace
+	}
 	return &Registry{
 		notifier:   cfg.Notifier,
 		emptyTTL:   cfg.EmptyServiceTTL,
+		grace:      cfg.DeregisterGrace,
+		tombs:      map[tomb]int64{},
 		wake:       make(chan struct{}, 1),
 		namespaces: map[string]map[string]*service{},
 	}
@@ -195,6 +222,9 @@ func (r *Registry) registerLocked(key ServiceKey, spec InstanceSpec, now time.Ti
 	}
 	c := s.cluster(spec.Cluster, true)
 	k := instanceKey{spec.IP, int32(spec.Port), spec.Ephemeral}
+	if len(r.tombs) > 0 {
+		delete(r.tombs, tomb{key, spec.Cluster, spec.IP, int32(spec.Port)})
+	}
 	meta := MetadataOf(spec.Metadata)
 	timing := timingHandle(spec.Metadata)
 	in := c.byKey[k]
@@ -369,6 +399,9 @@ func (r *Registry) Deregister(key ServiceKey, cluster, ip string, port int, ephe
 			if in := c.byKey[instanceKey{ip, int32(port), ephemeral}]; in != nil {
 				r.removeLocked(in, now, &ch)
 				removed = true
+				if ephemeral {
+					r.tombs[tomb{key, cluster, ip, int32(port)}] = now.Add(r.grace).UnixNano()
+				}
 			}
 		}
 	}
@@ -429,8 +462,9 @@ func (r *Registry) Beat(key ServiceKey, b BeatSpec, now time.Time) (BeatResult, 
 		}
 		return BeatResult{Found: true, Interval: interval}, nil
 	}
+	until, deregistered := r.tombs[tomb{key, b.Cluster, b.IP, int32(b.Port)}]
 	r.mu.RUnlock()
-	if b.Instance == nil {
+	if b.Instance == nil || deregistered && now.UnixNano() < until {
 		return BeatResult{}, nil
 	}
 	spec := *b.Instance

@@ -465,3 +465,44 @@ func TestRegistry_Concurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestRegistry_BeatAfterDeregister(t *testing.T) {
+	reg, _ := newRegistry(t)
+	s := spec("10.0.0.1", 80)
+	full := BeatSpec{IP: "10.0.0.1", Port: 80, Instance: &s}
+	mustRegister(t, reg, svcKey, s, t0)
+	reg.Deregister(svcKey, "", "10.0.0.1", 80, true, t0)
+
+	res, err := reg.Beat(svcKey, full, t0.Add(DefaultDeregisterGrace-time.Millisecond))
+	if err != nil || res.Found || reg.Stats().Instances != 0 {
+		t.Fatalf("a full beat right after deregistration: got %+v, %v, %d instances; want it refused", res, err, reg.Stats().Instances)
+	}
+	t.Run("after the grace a full beat re-creates the instance", func(t *testing.T) {
+		reg.ExpireDue(t0.Add(DefaultDeregisterGrace), nil) // sweeps the tombstone
+		res, err := reg.Beat(svcKey, full, t0.Add(DefaultDeregisterGrace))
+		if err != nil || !res.Reregistered {
+			t.Errorf("got %+v, %v; want re-registered", res, err)
+		}
+	})
+	t.Run("registering again ends the grace", func(t *testing.T) {
+		reg.Deregister(svcKey, "", "10.0.0.1", 80, true, t0)
+		mustRegister(t, reg, svcKey, s, t0)
+		reg.Deregister(svcKey, "", "10.0.0.1", 81, true, t0) // another instance: unrelated
+		reg.Deregister(svcKey, "", "10.0.0.1", 80, true, t0)
+		mustRegister(t, reg, svcKey, s, t0.Add(time.Millisecond))
+		reg.Deregister(svcKey, "", "10.0.0.1", 80, true, t0.Add(time.Millisecond))
+		mustRegister(t, reg, svcKey, s, t0.Add(2*time.Millisecond))
+		if res, err := reg.Beat(svcKey, full, t0.Add(3*time.Millisecond)); err != nil || !res.Found || res.Reregistered {
+			t.Errorf("got %+v, %v; want an ordinary beat of the registered instance", res, err)
+		}
+	})
+	t.Run("expiry leaves no grace", func(t *testing.T) {
+		other := spec("10.0.0.2", 80)
+		mustRegister(t, reg, svcKey, other, t0)
+		reg.ExpireDue(t0.Add(DefaultDeleteTimeout), nil)
+		res, err := reg.Beat(svcKey, BeatSpec{IP: "10.0.0.2", Port: 80, Instance: &other}, t0.Add(DefaultDeleteTimeout))
+		if err != nil || !res.Reregistered {
+			t.Errorf("got %+v, %v; an expired instance's beat must re-create it", res, err)
+		}
+	})
+}
