@@ -311,6 +311,18 @@ func TestClient_Beat_reregisterAfterRestart(t *testing.T) {
 		return err == nil && h.Weight == 4 && h.Metadata.Map()["k"] == "v"
 	})
 
+	// The recorder logs a request once the backend has answered it, which
+	// may be after the instance is visible: wait for both registrations.
+	waitFor(t, 3*time.Second, "the re-registration to be recorded", func() bool {
+		n := 0
+		for _, q := range rec.requests("/v1/ns/instance") {
+			if q.Method == "POST" {
+				n++
+			}
+		}
+		return n >= 2
+	})
+
 	// What happened on the wire: a light beat got 20404, the client
 	// registered again, and its next beat carried the body.
 	reqs := rec.requests("")
