@@ -2,8 +2,10 @@ package loadgen
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"slices"
 	"strconv"
@@ -55,7 +57,12 @@ func Push(ctx context.Context, e Env, cfg PushConfig) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	service := instanceOf("push", 0, 1).service
+	// A service of pushBase instances; each change adds or removes one more.
+	const pushBase = 10
+	service := instanceOf("push", 0, 1<<30).service
+	if r := e.register(ctx, t, "push", pushBase, 1<<30, "{}"); r.done != pushBase {
+		return nil, fmt.Errorf("register %d instances: %d done, first error: %v", pushBase, r.done, r.firstErr)
+	}
 	e.logf("subscribing %d UDP sockets", cfg.M)
 	sub := load{
 		addr:        t.Addr,
@@ -84,7 +91,11 @@ func Push(ctx context.Context, e Env, cfg PushConfig) (*Summary, error) {
 		}
 		round := rc.round.Add(1)
 		start := time.Now()
-		if _, err := c.do(r.register(instanceOf("push", i, 1<<30), "{}")); err != nil {
+		req := r.register(instanceOf("push", pushBase, 1<<30), "{}")
+		if i%2 == 1 {
+			req = r.deregister(instanceOf("push", pushBase, 1<<30))
+		}
+		if _, err := c.do(req); err != nil {
 			return nil, fmt.Errorf("change %d: %w", i, err)
 		}
 		d, err := rc.wait(ctx, start, round*int64(cfg.M), 10*time.Second)
@@ -101,6 +112,23 @@ func Push(ctx context.Context, e Env, cfg PushConfig) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The baseline: the same subscribers, a packet of the same size sent
+	// from a plain socket, one datagram each: the cost of the fan-out
+	// itself on this machine.
+	list, err := c.do(r.list(service, 0))
+	if err != nil {
+		return nil, err
+	}
+	pkt, err := wire.EncodePush(1, list)
+	if err != nil {
+		return nil, err
+	}
+	base := new(hist)
+	if roundErr == nil {
+		if base, err = rc.baseline(ctx, pkt, len(rounds), cfg.Gap); err != nil {
+			return nil, err
+		}
+	}
 	slices.Sort(rounds)
 	s := &Summary{Scenario: "push"}
 	s.Add("subscribers", cfg.M, "UDP subscribers of the service")
@@ -112,6 +140,8 @@ func Push(ctx context.Context, e Env, cfg PushConfig) (*Summary, error) {
 		s.Add("all_p50_ms", rounds[len(rounds)/2], "from change until every subscriber got it: median round")
 		s.Add("all_max_ms", rounds[len(rounds)-1], "from change until every subscriber got it: slowest round")
 	}
+	s.Add("baseline_p50_ms", base.quantile(0.50), "raw UDP baseline, same packet size and subscribers: median receipt")
+	s.Add("baseline_p99_ms", base.quantile(0.99), "raw UDP baseline: 99th percentile receipt")
 	s.Add("pushes", after.TotalPush-before.TotalPush, "pushes the server sent")
 	s.Add("failed", after.FailedPush-before.FailedPush, "pushes never acked")
 	s.Add("dropped_packets", rc.bad.Load(), "packets that were not a push")
@@ -157,23 +187,37 @@ var seqKey = []byte(`"lastRefTime":`)
 
 func (r *receivers) serve(i int, c *net.UDPConn) {
 	buf := make([]byte, 64<<10)
-	var ack []byte
+	var ack, plain []byte
+	var zr *gzip.Reader
+	var br bytes.Reader
 	for {
 		n, from, err := c.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			return
 		}
 		now := time.Now().UnixNano()
-		// The envelope ends with "lastRefTime":<seq>}; read just that, as
-		// a client would before acking.
+		// Gunzip the packet and read the sequence number at its end, as a
+		// client does before acking; the generator shares the cores with
+		// the server, so it reuses its buffers and skips decoding the rest.
 		pkt := buf[:n]
-		k := bytes.LastIndex(pkt, seqKey)
-		if k < 0 {
-			r.bad.Add(1)
-			continue
+		if n > 2 && pkt[0] == 0x1f && pkt[1] == 0x8b {
+			br.Reset(pkt)
+			if zr == nil {
+				zr, err = gzip.NewReader(&br)
+			} else {
+				err = zr.Reset(&br)
+			}
+			if err == nil {
+				plain, err = readInto(plain[:0], zr, 1<<20)
+			}
+			pkt = plain
 		}
-		seq, err := strconv.ParseInt(string(bytes.TrimRight(pkt[k+len(seqKey):], "}")), 10, 64)
-		if err != nil {
+		k := bytes.LastIndex(pkt, seqKey)
+		var seq int64
+		if err == nil && k >= 0 {
+			seq, err = strconv.ParseInt(string(bytes.TrimRight(pkt[k+len(seqKey):], "}")), 10, 64)
+		}
+		if err != nil || k < 0 {
 			r.bad.Add(1)
 			continue
 		}
@@ -182,6 +226,66 @@ func (r *receivers) serve(i int, c *net.UDPConn) {
 		if cur := r.round.Load(); r.seen[i].Swap(cur) != cur {
 			r.at[i].Store(now)
 			r.done.Add(1)
+		}
+	}
+}
+
+// baseline sends pkt to every receiver from a plain socket, rounds times,
+// and returns the receipt delays.
+func (r *receivers) baseline(ctx context.Context, pkt []byte, rounds int, gap time.Duration) (*hist, error) {
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, fmt.Errorf("baseline socket: %w", err)
+	}
+	_ = conn.SetReadBuffer(4 << 20)
+	var wg sync.WaitGroup
+	wg.Go(func() { // drain the acks, as the server reads them
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := conn.ReadFromUDPAddrPort(buf); err != nil {
+				return
+			}
+		}
+	})
+	defer func() { conn.Close(); wg.Wait() }()
+	h := new(hist)
+	for range rounds {
+		select {
+		case <-ctx.Done():
+			return h, ctx.Err()
+		case <-time.After(gap):
+		}
+		round := r.round.Add(1)
+		start := time.Now()
+		for _, c := range r.conns {
+			_, _ = conn.WriteToUDPAddrPort(pkt, c.LocalAddr().(*net.UDPAddr).AddrPort())
+		}
+		d, err := r.wait(ctx, start, round*int64(len(r.conns)), 10*time.Second)
+		if err != nil {
+			return h, fmt.Errorf("baseline: %w", err)
+		}
+		for _, x := range d {
+			h.observe(x)
+		}
+	}
+	return h, nil
+}
+
+// readInto appends what r yields to dst, up to limit bytes.
+func readInto(dst []byte, r io.Reader, limit int) ([]byte, error) {
+	for {
+		if len(dst) == cap(dst) {
+			dst = slices.Grow(dst, 4096)
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		switch {
+		case err == io.EOF:
+			return dst, nil
+		case err != nil:
+			return dst, err
+		case len(dst) > limit:
+			return dst, fmt.Errorf("packet inflates to more than %d bytes", limit)
 		}
 	}
 }

@@ -112,6 +112,21 @@ func (r *requests) register(in instance, metadata string) []byte {
 	return r.req
 }
 
+// deregister is a nacos-sdk-go deregistration: an unencoded query string.
+func (r *requests) deregister(in instance) []byte {
+	b := append(r.body[:0], r.ctx+"/v1/ns/instance?namespaceId=&serviceName="...)
+	b = append(b, in.service...)
+	b = append(b, "&clusterName=DEFAULT&ip="...)
+	b = append(b, in.ip...)
+	b = append(b, "&port="...)
+	b = strconv.AppendInt(b, int64(in.port), 10)
+	b = append(b, "&ephemeral=true"...)
+	r.body = b
+	r.req = appendHeaders(r.req[:0], "DELETE", string(b), r.host)
+	r.req = append(r.req, "Content-Length: 0\r\n\r\n"...)
+	return r.req
+}
+
 // list is a nacos-sdk-go instance list query; udpPort 0 subscribes nothing.
 func (r *requests) list(service string, udpPort int) []byte {
 	b := append(r.body[:0], r.ctx+"/v1/ns/instance/list?namespaceId=&serviceName="...)
