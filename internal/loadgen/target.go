@@ -2,7 +2,6 @@ package loadgen
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -77,7 +76,7 @@ func Spawn(ctx context.Context, exe string, args []string, dir, healthPath strin
 }
 
 func spawnOnce(ctx context.Context, exe string, args []string, dir, healthPath string) (*Target, error) {
-	addr, err := freePort()
+	addr, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +99,9 @@ func spawnOnce(ctx context.Context, exe string, args []string, dir, healthPath s
 	return t, nil
 }
 
-func freePort() (string, error) {
+// FreePort returns a loopback address with a TCP port that was free a
+// moment ago.
+func FreePort() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("pick a free port: %w", err)
@@ -155,13 +156,19 @@ func (t *Target) Close() error {
 	if t.proc == nil {
 		return nil
 	}
-	_ = t.proc.Process.Signal(syscall.SIGTERM)
+	return StopProcess(t.proc.Process, t.done, 15*time.Second)
+}
+
+// StopProcess sends p SIGTERM and, if done is not closed within grace,
+// SIGKILL; it returns once done is closed (by whoever waits for p).
+func StopProcess(p *os.Process, done <-chan struct{}, grace time.Duration) error {
+	_ = p.Signal(syscall.SIGTERM)
 	select {
-	case <-t.done:
-	case <-time.After(15 * time.Second):
-		_ = t.proc.Process.Kill()
-		<-t.done
-		return errors.New("spawned server ignored SIGTERM for 15 s; killed")
+	case <-done:
+		return nil
+	case <-time.After(grace):
 	}
-	return nil
+	_ = p.Kill()
+	<-done
+	return fmt.Errorf("process %d ignored SIGTERM for %v; killed", p.Pid, grace)
 }
