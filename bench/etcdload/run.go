@@ -26,6 +26,7 @@ type config struct {
 	dataRoot     string
 	leases       int
 	ttl          time.Duration
+	grantTTL     time.Duration
 	conc         int
 	duration     time.Duration
 	streams      int
@@ -42,7 +43,8 @@ func runAll(ctx context.Context, args []string) error {
 	fs.StringVar(&c.etcdBin, "etcd", "etcd", "etcd server binary")
 	fs.StringVar(&c.dataRoot, "data-root", defaultDataRoot(), "where etcd's temporary data dir goes (tmpfs spares etcd the disk's fsync cost)")
 	fs.IntVar(&c.leases, "leases", 100_000, "leases, one key on each")
-	fs.DurationVar(&c.ttl, "ttl", 15*time.Second, "lease TTL; renewals are paced at TTL/3 per lease, as clientv3 sends them")
+	fs.DurationVar(&c.ttl, "ttl", 15*time.Second, "renewals are paced at TTL/3 per lease, as clientv3 sends them")
+	fs.DurationVar(&c.grantTTL, "grant-ttl", 10*time.Minute, "TTL the leases are granted with: long, so that none expires while the others are still being registered (a renewal costs etcd the same whatever the TTL)")
 	fs.IntVar(&c.conc, "conc", 64, "concurrent grant+put requests while registering")
 	fs.DurationVar(&c.duration, "duration", 30*time.Second, "length of the paced renewal run")
 	fs.IntVar(&c.streams, "streams", 8, "LeaseKeepAlive streams")
@@ -77,7 +79,7 @@ func runAll(ctx context.Context, args []string) error {
 	}
 	logf("registering %d leases with a key each", c.leases)
 	start := time.Now()
-	ids, err := register(ctx, cli, "/bench/", c.leases, c.conc, c.ttl)
+	ids, err := register(ctx, cli, "/bench/", c.leases, c.conc, c.grantTTL)
 	if err != nil {
 		return err
 	}

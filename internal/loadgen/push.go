@@ -143,6 +143,7 @@ func Push(ctx context.Context, e Env, cfg PushConfig) (*Summary, error) {
 	s.Add("baseline_p50_ms", base.quantile(0.50), "raw UDP baseline, same packet size and subscribers: median receipt")
 	s.Add("baseline_p99_ms", base.quantile(0.99), "raw UDP baseline: 99th percentile receipt")
 	s.Add("pushes", after.TotalPush-before.TotalPush, "pushes the server sent")
+	s.Add("retries", after.PushRetries-before.PushRetries, "pushes sent again for want of an ack")
 	s.Add("failed", after.FailedPush-before.FailedPush, "pushes never acked")
 	s.Add("dropped_packets", rc.bad.Load(), "packets that were not a push")
 	return s, roundErr

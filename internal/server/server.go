@@ -253,6 +253,7 @@ func (s *Server) metrics(m *wire.Metrics) {
 	m.SubscribeCount = ps.Targets
 	m.TotalPush = ps.Pushes
 	m.FailedPush = ps.Failed
+	m.PushRetries = ps.Retries
 	m.AvgPushCost = ps.Latency.Mean.Milliseconds()
 	m.MaxPushCost = ps.Latency.Max.Milliseconds()
 	st := s.checker.Stats()

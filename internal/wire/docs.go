@@ -79,6 +79,7 @@ type Metrics struct {
 	// Pulse additions, named like the Nacos monitor gauges where one exists.
 	TotalPush       int64 `json:"totalPush"`
 	FailedPush      int64 `json:"failedPush"`
+	PushRetries     int64 `json:"pushRetries"`
 	AvgPushCost     int64 `json:"avgPushCost"`
 	MaxPushCost     int64 `json:"maxPushCost"`
 	BeatCount       int64 `json:"beatCount"`
