@@ -328,32 +328,40 @@ func (h *Handler) beat(w http.ResponseWriter, r *http.Request, p *params) error 
 	if err != nil {
 		return err
 	}
-	var body *naming.InstanceSpec
+	var body wire.Beat
+	hasBody := false
 	if raw := p.optional("beat", ""); raw != "" {
-		b, err := wire.DecodeBeat(raw)
-		if err != nil {
+		if body, err = wire.DecodeBeat(raw); err != nil {
 			return badRequest("Param 'beat' is illegal, " + err.Error())
 		}
-		if b.Cluster != "" {
-			cluster = b.Cluster
+		hasBody = true
+		if body.Cluster != "" {
+			cluster = body.Cluster
 		}
-		ip, port = b.IP, b.Port
-		body = &naming.InstanceSpec{
-			IP:        b.IP,
-			Port:      b.Port,
-			Cluster:   cluster,
-			Weight:    b.Weight,
-			Healthy:   true,
-			Enabled:   true,
-			Ephemeral: b.Ephemeral,
-			Metadata:  b.Metadata,
-		}
+		ip, port = body.IP, body.Port
 	}
 	key, err := serviceKey(p)
 	if err != nil {
 		return err
 	}
-	res, err := h.w.Beat(key, naming.BeatSpec{Cluster: cluster, IP: ip, Port: port, Instance: body}, h.clk.Now())
+	now := h.clk.Now()
+	beat := naming.BeatSpec{Cluster: cluster, IP: ip, Port: port}
+	res, err := h.w.Beat(key, beat, now)
+	if err == nil && !res.Found && hasBody {
+		// Unknown: re-register from the body. Building the spec only here
+		// keeps the common beat free of allocations.
+		beat.Instance = &naming.InstanceSpec{
+			IP:        body.IP,
+			Port:      body.Port,
+			Cluster:   cluster,
+			Weight:    body.Weight,
+			Healthy:   true,
+			Enabled:   true,
+			Ephemeral: body.Ephemeral,
+			Metadata:  body.Metadata,
+		}
+		res, err = h.w.Beat(key, beat, now)
+	}
 	if err != nil {
 		return err
 	}
@@ -366,9 +374,27 @@ func (h *Handler) beat(w http.ResponseWriter, r *http.Request, p *params) error 
 			interval = res.Interval.Milliseconds()
 		}
 	}
-	var out [96]byte
-	writeJSONBytes(w, wire.AppendBeatReply(out[:0], interval, code, sw.LightBeatEnabled))
+	writeJSONBytes(w, h.beatReplyBytes(interval, code, sw.LightBeatEnabled))
 	return nil
+}
+
+// beatReply is a ready-made beat answer.
+type beatReply struct {
+	interval int64
+	code     int
+	light    bool
+	b        []byte // never changed once stored
+}
+
+// beatReplyBytes returns the beat answer, reusing the last one when it is
+// the same, as it nearly always is.
+func (h *Handler) beatReplyBytes(interval int64, code int, light bool) []byte {
+	if c := h.beatReply.Load(); c != nil && c.interval == interval && c.code == code && c.light == light {
+		return c.b
+	}
+	c := &beatReply{interval: interval, code: code, light: light, b: wire.AppendBeatReply(nil, interval, code, light)}
+	h.beatReply.Store(c)
+	return c.b
 }
 
 // metadataBatch handles PUT (merge) and DELETE (remove keys) of
