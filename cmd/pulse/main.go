@@ -34,5 +34,6 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServerCmd(), newBenchCmd())
+	root.AddCommand(newRegisterCmd(), newDeregisterCmd(), newListCmd(), newServicesCmd(), newWatchCmd())
 	return root
 }

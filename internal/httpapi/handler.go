@@ -149,6 +149,7 @@ func (h *Handler) routes() {
 	})
 	h.handle(ns+"/instance/list", route{"GET": h.list})
 	h.handle(ns+"/instance/beat", route{"PUT": h.beat})
+	h.handle(ns+"/instance/beat/batch", route{"PUT": h.beatBatch})
 	h.handle(ns+"/instance/metadata/batch", route{"PUT": h.metadataBatch, "DELETE": h.metadataBatch})
 	h.handle(ns+"/service", route{
 		"POST":   h.createService,

@@ -345,22 +345,11 @@ func (h *Handler) beat(w http.ResponseWriter, r *http.Request, p *params) error 
 		return err
 	}
 	now := h.clk.Now()
-	beat := naming.BeatSpec{Cluster: cluster, IP: ip, Port: port}
-	res, err := h.w.Beat(key, beat, now)
+	res, err := h.w.Beat(key, naming.BeatSpec{Cluster: cluster, IP: ip, Port: port}, now)
 	if err == nil && !res.Found && hasBody {
 		// Unknown: re-register from the body. Building the spec only here
 		// keeps the common beat free of allocations.
-		beat.Instance = &naming.InstanceSpec{
-			IP:        body.IP,
-			Port:      body.Port,
-			Cluster:   cluster,
-			Weight:    body.Weight,
-			Healthy:   true,
-			Enabled:   true,
-			Ephemeral: body.Ephemeral,
-			Metadata:  body.Metadata,
-		}
-		res, err = h.w.Beat(key, beat, now)
+		res, err = h.w.Beat(key, beatFromBody(body, cluster), now)
 	}
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ package servertest
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"testing"
 
 	"github.com/pulse-registry/pulse/internal/clock"
@@ -21,7 +22,14 @@ type Server struct {
 	API string
 	// Clock is the server's clock; a *clock.Fake when WithClock gave one.
 	Clock clock.Clock
+
+	stop func()
 }
+
+// Stop shuts the server down before the test ends, for tests that restart a
+// server (WithConfig can bind the new one to the old address). It waits for
+// the server to stop; calling it again does nothing.
+func (s *Server) Stop() { s.stop() }
 
 // Option changes how Start builds the server.
 type Option func(*server.Config, *server.Options)
@@ -56,12 +64,13 @@ func Start(t testing.TB, opts ...Option) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("server stopped with: %v", err)
 		}
 	})
+	t.Cleanup(stop)
 	url := "http://" + srv.Addr().String()
-	return &Server{Server: srv, URL: url, API: url + cfg.ContextPath, Clock: o.Clock}
+	return &Server{Server: srv, URL: url, API: url + cfg.ContextPath, Clock: o.Clock, stop: stop}
 }

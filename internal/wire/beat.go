@@ -168,3 +168,36 @@ func DecodeMetadata(s string) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// BeatBatch is the body of PUT /instance/beat/batch, Pulse's opt-in way for
+// a client to send the beats of all its instances in one request.
+type BeatBatch struct {
+	Beats []BatchBeat `json:"beats"`
+}
+
+// BatchBeat is one beat of a batch: the parameters of a light beat, and
+// optionally the full beat body that lets the server re-create the instance.
+type BatchBeat struct {
+	NamespaceID string          `json:"namespaceId,omitempty"`
+	ServiceName string          `json:"serviceName"`
+	GroupName   string          `json:"groupName,omitempty"`
+	ClusterName string          `json:"clusterName,omitempty"`
+	IP          string          `json:"ip"`
+	Port        int             `json:"port"`
+	Beat        json.RawMessage `json:"beat,omitempty"`
+}
+
+// BeatBatchReply answers a batch: one result per beat, in order.
+type BeatBatchReply struct {
+	LightBeatEnabled bool              `json:"lightBeatEnabled"`
+	Results          []BatchBeatResult `json:"results"`
+}
+
+// BatchBeatResult is the outcome of one beat of a batch. Code is 10200 or
+// 20404 as for a single beat, or 400 with Message for a beat that could not
+// be taken.
+type BatchBeatResult struct {
+	Code               int    `json:"code"`
+	ClientBeatInterval int64  `json:"clientBeatInterval"`
+	Message            string `json:"message,omitempty"`
+}
