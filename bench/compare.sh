@@ -6,8 +6,8 @@
 #   bench/compare.sh [--quick] [--out DIR]
 #
 # Needs Go; installs etcd-server with apt-get when etcd is missing. Every run
-# below is bounded in count and time; the whole script takes about 6 minutes
-# at default sizes, about 2 with --quick.
+# below is bounded in count and time; the whole script takes about 7 minutes
+# at default sizes, about 3 with --quick.
 set -euo pipefail
 
 quick=0
@@ -61,6 +61,7 @@ run() {
 
 run ceiling $P beats --vs-ceiling --rate 0 --n $N --duration $FLAT --repeat $REP
 run paced $P beats --n $N --interval 5s --duration $PACED
+run batch $P beats --rate 0 --n $N --duration $FLAT --batch 100
 run register $P register --n $N
 run register1m $P register --n $NREG
 run expiry $P expiry --n $NEXP
@@ -98,6 +99,9 @@ row "beats/renewals per s, flat out" "$(v ceiling beats_per_s)" "$(v ceiling cei
 	">= 0.8 of ceiling" "$(met "$(ratio "$(v ceiling beats_per_s)" "$(v ceiling ceiling_beats_per_s)")" ">=" 0.8)"
 fp=$(us "$(v ceiling cpu_s_per_1k)") fc=$(us "$(v ceiling ceiling_cpu_s_per_1k)") fe=$(us "$(v etcd flat_cpu_s_per_1k)")
 row "server CPU us per beat/renewal, flat out" "$fp" "$fc" "$fe" "$(ratio "$fp" "$fc")" "$(ratio "$fp" "$fe")" "<= etcd" "$(met "$fp" "<=" "$fe")"
+bp=$(us "$(v batch cpu_s_per_1k)")
+row "  Pulse batch endpoint, 100 beats/request" "$bp" "" "$fe" "" "$(ratio "$bp" "$fe")" "(opt-in, Pulse client)" ""
+row "  its beats per s, flat out" "$(v batch beats_per_s)" "" "$(v etcd flat_renewals_per_s)" "" "$(ratio "$(v batch beats_per_s)" "$(v etcd flat_renewals_per_s)")" "" ""
 pp=$(us "$(v paced cpu_s_per_1k)") pe=$(us "$(v etcd paced_cpu_s_per_1k)")
 row "server CPU us per beat/renewal, paced N/5s" "$pp" "" "$pe" "" "$(ratio "$pp" "$pe")" "<= etcd" "$(met "$pp" "<=" "$pe")"
 row "paced beats/renewals per s achieved" "$(v paced beats_per_s)" "" "$(v etcd paced_renewals_per_s)" "" "$(ratio "$(v paced beats_per_s)" "$(v etcd paced_renewals_per_s)")" "N/5s" ""
@@ -123,7 +127,7 @@ echo "+ preserved.ip.delete.timeout (3 s / 6 s here); etcd deletes at last renew
 echo "$(v etcd detect_from_kill_p50_ms) ms (median) after the holder was killed."
 echo
 echo "commands (run from the repository root, after building into \$OUT):"
-for f in ceiling paced register register1m expiry push query etcd; do
+for f in ceiling paced batch register register1m expiry push query etcd; do
 	[ -f "$out/$f.cmd" ] && echo "  \$OUT/$(cat "$out/$f.cmd")"
 done
 echo "full outputs: $out"

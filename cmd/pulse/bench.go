@@ -69,6 +69,7 @@ bounded in count and in time (--max-time).`,
 	f.DurationVar(&beats.Duration, "duration", 0, "length of each run (default 30s paced, 10s flat out)")
 	f.Int64Var(&beats.Count, "count", 0, "most beats per run (default rate*duration, or 10,000,000 flat out)")
 	f.BoolVar(&beats.Light, "light", false, "send light beats (ip, port in the query) instead of nacos-sdk-go's JSON beat")
+	f.IntVar(&beats.Batch, "batch", 1, "beats per request through Pulse's PUT /instance/beat/batch (1: one beat per request)")
 	f.BoolVar(&beats.Ceiling, "ceiling", false, "load the trivial-handler baseline instead of Pulse")
 	f.BoolVar(&beats.VsCeiling, "vs-ceiling", false, "run the baseline and Pulse alternately and report ratios")
 	f.IntVar(&beats.Repeat, "repeat", 1, "runs per server; figures are medians")

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +25,10 @@ type BeatsConfig struct {
 	// Light sends light beats (ip and port in the query) instead of the
 	// nacos-sdk-go beat with its JSON body.
 	Light bool
+	// Batch, when above 1, sends the beats Batch at a time through Pulse's
+	// PUT /instance/beat/batch (light beats, as the Pulse client sends them);
+	// Rate and Count still count beats.
+	Batch int
 	// Ceiling loads the trivial-handler baseline instead of Pulse.
 	Ceiling bool
 	// VsCeiling runs the ceiling and Pulse alternately, Repeat times each,
@@ -74,7 +79,7 @@ type beatRun struct {
 
 func (e *Env) beatRun(ctx context.Context, t *Target, cfg BeatsConfig) beatRun {
 	srv, cli := sampleStart(t), self()
-	res := load{
+	l := load{
 		addr:        t.Addr,
 		conns:       e.Conns,
 		count:       cfg.Count,
@@ -85,7 +90,26 @@ func (e *Env) beatRun(ctx context.Context, t *Target, cfg BeatsConfig) beatRun {
 			return r.beat(instanceOf("beats", int(i%int64(cfg.N)), cfg.PerService), cfg.Light)
 		},
 		check: func(body []byte, _ int64) error { return checkBeatReply(body) },
-	}.run(ctx)
+	}
+	if k := int64(cfg.Batch); k > 1 {
+		l.count = (cfg.Count + k - 1) / k
+		l.rate = cfg.Rate / float64(k)
+		l.build = func(r *requests, i int64) []byte {
+			return r.beatBatch(func(j int) instance {
+				return instanceOf("beats", int((i*k+int64(j))%int64(cfg.N)), cfg.PerService)
+			}, int(k))
+		}
+		l.check = func(body []byte, _ int64) error {
+			if n := bytes.Count(body, beatOK); n != int(k) {
+				return fmt.Errorf("batch reply with %d of %d beats answered %s: %.200q", n, k, beatOK, body)
+			}
+			return nil
+		}
+	}
+	res := l.run(ctx)
+	if k := int64(cfg.Batch); k > 1 {
+		res.done *= k // beats, not requests
+	}
 	srv.end(t)
 	cli.endSelf()
 	return beatRun{
@@ -125,8 +149,16 @@ func Beats(ctx context.Context, e Env, cfg BeatsConfig) (*Summary, error) {
 	s.Add("instances", cfg.N, "instances beating")
 	s.Add("rate_per_s", cfg.Rate, "target beats per second (0: flat out)")
 	s.Add("conns", e.Conns, "keep-alive connections")
-	s.Add("style", map[bool]string{true: "light", false: "sdk"}[cfg.Light], "beat request form")
+	style := map[bool]string{true: "light", false: "sdk"}[cfg.Light]
+	if cfg.Batch > 1 {
+		style = "batch"
+		s.Add("batch", cfg.Batch, "beats per request")
+	}
+	s.Add("style", style, "beat request form")
 
+	if cfg.Batch > 1 && (cfg.Ceiling || cfg.VsCeiling) {
+		return nil, errors.New("batched beats are Pulse's own endpoint: not with the ceiling")
+	}
 	if cfg.Ceiling && !cfg.VsCeiling {
 		t, err := e.ceiling(ctx)
 		if err != nil {

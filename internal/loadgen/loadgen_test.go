@@ -218,6 +218,24 @@ func TestBeats_Light(t *testing.T) {
 	}
 }
 
+func TestBeats_Batch(t *testing.T) {
+	env, srv := testEnv(t)
+	s, err := Beats(t.Context(), env, BeatsConfig{N: 120, Batch: 50, Rate: 0, Count: 1000})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, s.Line())
+	}
+	// 1000 beats in batches of 50: 20 requests, every beat answered 10200.
+	if got := figure(t, s, "beats"); got != 1000 {
+		t.Errorf("got %v beats, want 1000", got)
+	}
+	if got := figure(t, s, "errors"); got != 0 {
+		t.Errorf("got %v errors, want 0", got)
+	}
+	if st := srv.Registry().Stats(); st.Instances != 120 {
+		t.Errorf("server holds %d instances, want 120", st.Instances)
+	}
+}
+
 func TestBeats_Ceiling(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	addr := make(chan string, 1)

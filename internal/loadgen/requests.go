@@ -34,16 +34,22 @@ func instanceOf(prefix string, i, perService int) instance {
 	}
 }
 
+const formType = "application/x-www-form-urlencoded;charset=utf-8"
+
 func appendHeaders(b []byte, method, target, host string) []byte {
+	return appendHeadersType(b, method, target, host, formType)
+}
+
+func appendHeadersType(b []byte, method, target, host, contentType string) []byte {
 	b = append(b, method...)
 	b = append(b, ' ')
 	b = append(b, target...)
 	b = append(b, " HTTP/1.1\r\nHost: "...)
 	b = append(b, host...)
 	b = append(b, "\r\nUser-Agent: "+goAgent+"\r\nClient-Version: "+goAgent+
-		"\r\nRequest-Module: Naming\r\nConnection: Keep-Alive"+
-		"\r\nContent-Type: application/x-www-form-urlencoded;charset=utf-8\r\n"...)
-	return b
+		"\r\nRequest-Module: Naming\r\nConnection: Keep-Alive\r\nContent-Type: "...)
+	b = append(b, contentType...)
+	return append(b, "\r\n"...)
 }
 
 func appendGet(b []byte, host, target string) []byte {
@@ -52,7 +58,11 @@ func appendGet(b []byte, host, target string) []byte {
 }
 
 func appendWithBody(b []byte, method, host, target string, body []byte) []byte {
-	b = appendHeaders(b, method, target, host)
+	return appendWithBodyType(b, method, host, target, formType, body)
+}
+
+func appendWithBodyType(b []byte, method, host, target, contentType string, body []byte) []byte {
+	b = appendHeadersType(b, method, target, host, contentType)
 	b = append(b, "Content-Length: "...)
 	b = strconv.AppendInt(b, int64(len(body)), 10)
 	b = append(b, "\r\n\r\n"...)
@@ -92,6 +102,30 @@ func (r *requests) beat(in instance, light bool) []byte {
 	b = append(b, `","weight":1}`...)
 	r.body = b
 	r.req = appendWithBody(r.req[:0], "PUT", r.host, r.ctx+"/v1/ns/instance/beat", r.body)
+	return r.req
+}
+
+// beatBatch is Pulse's batched beat (PUT /instance/beat/batch), as the
+// Pulse Go client sends it once light beats are allowed: serviceName, ip,
+// port and clusterName of each instance in one JSON body.
+func (r *requests) beatBatch(ins func(k int) instance, n int) []byte {
+	b := append(r.body[:0], `{"beats":[`...)
+	for k := range n {
+		in := ins(k)
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"serviceName":"`...)
+		b = append(b, in.service...)
+		b = append(b, `","clusterName":"DEFAULT","ip":"`...)
+		b = append(b, in.ip...)
+		b = append(b, `","port":`...)
+		b = strconv.AppendInt(b, int64(in.port), 10)
+		b = append(b, '}')
+	}
+	b = append(b, "]}"...)
+	r.body = b
+	r.req = appendWithBodyType(r.req[:0], "PUT", r.host, r.ctx+"/v1/ns/instance/beat/batch", "application/json", r.body)
 	return r.req
 }
 
