@@ -104,6 +104,7 @@ row "  Pulse batch endpoint, 100 beats/request" "$bp" "" "$fe" "" "$(ratio "$bp"
 row "  its beats per s, flat out" "$(v batch beats_per_s)" "" "$(v etcd flat_renewals_per_s)" "" "$(ratio "$(v batch beats_per_s)" "$(v etcd flat_renewals_per_s)")" "" ""
 pp=$(us "$(v paced cpu_s_per_1k)") pe=$(us "$(v etcd paced_cpu_s_per_1k)")
 row "server CPU us per beat/renewal, paced N/5s" "$pp" "" "$pe" "" "$(ratio "$pp" "$pe")" "<= etcd" "$(met "$pp" "<=" "$pe")"
+row "load generator CPU us per beat/renewal, flat" "$(us "$(v ceiling client_cpu_s_per_1k)")" "$(us "$(v ceiling ceiling_client_cpu_s_per_1k)")" "$(us "$(v etcd flat_client_cpu_s_per_1k)")" "" "" "(client side, same cores)" ""
 row "paced beats/renewals per s achieved" "$(v paced beats_per_s)" "" "$(v etcd paced_renewals_per_s)" "" "$(ratio "$(v paced beats_per_s)" "$(v etcd paced_renewals_per_s)")" "N/5s" ""
 row "paced p99 latency ms" "$(v paced p99_ms)" "" "$(v etcd paced_p99_ms)" "" "" "" ""
 row "instances falsely unhealthy, N paced 40s" "$(v paced unhealthy_delta)" "" "" "" "" "0" "$(met "$(v paced unhealthy_delta)" "==" 0)"

@@ -265,6 +265,7 @@ type renewal struct {
 	done, errors int64
 	elapsed      time.Duration
 	cpu          time.Duration
+	clientCPU    time.Duration   // this process: the gRPC client's share
 	lat          []time.Duration // a sample
 }
 
@@ -275,6 +276,7 @@ func (r renewal) add(s *loadgen.Summary, prefix, how string) {
 	if r.done > 0 {
 		s.Add(prefix+"cpu_s_per_1k", r.cpu.Seconds()/float64(r.done)*1000, how+": etcd CPU seconds per 1,000 renewals")
 		s.Add(prefix+"server_cores", r.cpu.Seconds()/r.elapsed.Seconds(), how+": etcd CPU time / wall time")
+		s.Add(prefix+"client_cpu_s_per_1k", r.clientCPU.Seconds()/float64(r.done)*1000, how+": load generator (gRPC client) CPU seconds per 1,000 renewals")
 	}
 	if len(r.lat) > 0 {
 		slices.Sort(r.lat)
@@ -299,6 +301,10 @@ func renew(ctx context.Context, cli *clientv3.Client, e *etcd, ids []clientv3.Le
 		firstErr   error
 	)
 	before, err := loadgen.ReadProc(e.pid())
+	if err != nil {
+		return renewal{}, err
+	}
+	selfBefore, err := loadgen.ReadProc(os.Getpid())
 	if err != nil {
 		return renewal{}, err
 	}
@@ -380,9 +386,13 @@ func renew(ctx context.Context, cli *clientv3.Client, e *etcd, ids []clientv3.Le
 	<-ctx.Done()
 	elapsed := time.Since(start)
 	after, err := loadgen.ReadProc(e.pid())
+	selfAfter, err2 := loadgen.ReadProc(os.Getpid())
 	wg.Wait()
-	if err != nil {
+	if err := errors.Join(err, err2); err != nil {
 		return renewal{}, err
 	}
-	return renewal{done: done.Load(), errors: errs.Load(), elapsed: elapsed, cpu: after.CPU - before.CPU, lat: lat}, firstErr
+	return renewal{
+		done: done.Load(), errors: errs.Load(), elapsed: elapsed,
+		cpu: after.CPU - before.CPU, clientCPU: selfAfter.CPU - selfBefore.CPU, lat: lat,
+	}, firstErr
 }
