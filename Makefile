@@ -16,12 +16,14 @@ check:
 unit:
 	$(GO) test -race -shuffle=on -timeout 10m $(PKGS)
 
-# fuzz runs each fuzz target for a short while.
+# fuzz runs each fuzz target for a short while. Minimizing each new input
+# for go test's default 60 s would take most of a short run.
 FUZZTIME ?= 20s
+FUZZMINTIME ?= 2s
 fuzz:
 	@for pkg in $$($(GO) list $(PKGS)); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) $$pkg || exit 1; \
 	  done; \
 	done
 

@@ -8,18 +8,12 @@ import (
 	"testing"
 )
 
-// TestMain lets the test binary stand in for the pulse binary: the load
-// tool's --spawn starts os.Executable(), which is this binary in a test.
-func TestMain(m *testing.M) {
-	if os.Getenv("PULSE_TEST_RUN_MAIN") == "1" {
-		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
+// runMainEnv set to 1 makes the test binary run main (see TestMain), so
+// that `pulse bench --spawn` can start it as the server.
+const runMainEnv = "PULSE_TEST_RUN_MAIN"
 
 func TestBench_SpawnVsCeiling(t *testing.T) {
-	t.Setenv("PULSE_TEST_RUN_MAIN", "1")
+	t.Setenv(runMainEnv, "1")
 	t.Setenv("TMPDIR", t.TempDir()) // the spawned servers' logs
 	prof := t.TempDir() + "/cpu.prof"
 	var out bytes.Buffer

@@ -39,7 +39,7 @@ func (r realTimer) C() <-chan time.Time        { return r.t.C }
 func (r realTimer) Stop() bool                 { return r.t.Stop() }
 func (r realTimer) Reset(d time.Duration) bool { return r.t.Reset(d) }
 
-// Fake is a clock that moves only when Advance or Set is called. Timers fire
+// Fake is a clock that moves only when Advance is called. Timers fire
 // (a non-blocking send on a channel of capacity 1) when the clock passes
 // their deadline.
 type Fake struct {
@@ -99,6 +99,21 @@ func (f *Fake) Timers() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.timers)
+}
+
+// Deadlines returns when the waiting timers fire, earliest first. Tests use
+// it to know that a component has armed its timer for the moment they expect
+// before they advance the clock: a component that computes its wait from
+// Now and re-arms after an Advance would otherwise fire late.
+func (f *Fake) Deadlines() []time.Time {
+	f.mu.Lock()
+	out := make([]time.Time, 0, len(f.timers))
+	for _, t := range f.timers {
+		out = append(out, t.when)
+	}
+	f.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
+	return out
 }
 
 type fakeTimer struct {

@@ -234,6 +234,7 @@ func (h *Handler) revise(w http.ResponseWriter, r *http.Request) bool {
 	}
 	switch {
 	case status == "UP",
+		agentOf(r).Kind == wire.AgentServer, // peers always pass; also how an operator undoes DOWN
 		status == "WRITE_ONLY" && r.Method != http.MethodGet,
 		status == "READ_ONLY" && r.Method == http.MethodGet:
 		return false

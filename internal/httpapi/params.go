@@ -83,9 +83,10 @@ func hasPrefixFold(s, prefix string) bool {
 // runs to its matching bracket; a value holding raw JSON punctuation is kept
 // as is; anything else is percent-decoded, and kept raw if that fails.
 func (p *params) parseInto(s string) {
+	scanJSON := true
 	for s != "" {
 		var kv string
-		kv, s = nextPair(s)
+		kv, s, scanJSON = nextPair(s, scanJSON)
 		if kv == "" {
 			continue
 		}
@@ -95,24 +96,28 @@ func (p *params) parseInto(s string) {
 }
 
 // nextPair returns the text up to the next '&' that is not inside a raw JSON
-// value, and the rest after it.
-func nextPair(s string) (string, string) {
+// value, and the rest after it. With scanJSON false it splits at the next
+// '&' only. A raw JSON value that does not end where a pair ends turns
+// scanning off for the rest of s (the result says whether it is still on):
+// otherwise a body of many unbalanced "x={" values would be rescanned to its
+// end once per pair, quadratic time for one request.
+func nextPair(s string, scanJSON bool) (kv, rest string, stillScanJSON bool) {
 	eq := strings.IndexAny(s, "=&")
-	if eq >= 0 && s[eq] == '=' && eq+1 < len(s) && (s[eq+1] == '{' || s[eq+1] == '[') {
-		if end := jsonEnd(s[eq+1:]); end > 0 {
-			i := eq + 1 + end
-			if i == len(s) {
-				return s, ""
-			}
-			if s[i] == '&' {
-				return s[:i], s[i+1:]
-			}
+	if scanJSON && eq >= 0 && s[eq] == '=' && eq+1 < len(s) && (s[eq+1] == '{' || s[eq+1] == '[') {
+		end := jsonEnd(s[eq+1:])
+		i := eq + 1 + end
+		switch {
+		case end > 0 && i == len(s):
+			return s, "", true
+		case end > 0 && s[i] == '&':
+			return s[:i], s[i+1:], true
 		}
+		scanJSON = false
 	}
 	if i := strings.IndexByte(s, '&'); i >= 0 {
-		return s[:i], s[i+1:]
+		return s[:i], s[i+1:], scanJSON
 	}
-	return s, ""
+	return s, "", scanJSON
 }
 
 // jsonEnd returns the length of the bracketed JSON value at the start of s,

@@ -1,6 +1,9 @@
 package naming
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Query selects the instances a client asked for with GET /instance/list.
 type Query struct {
@@ -61,7 +64,7 @@ func (r *Registry) Select(q Query, buf []Host) Selection {
 			}
 		}
 	}
-	hosts := buf[:0]
+	hosts := slices.Grow(buf[:0], total) // one allocation, not a doubling series, for a large service
 	if total == 0 {
 		sel.Hosts = hosts
 		return sel

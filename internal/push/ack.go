@@ -3,6 +3,7 @@ package push
 import (
 	"math"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -19,6 +20,9 @@ type pending struct {
 	done     bool      // acked, failed, superseded or dropped
 	gen      int       // bumped whenever its heap entry becomes stale
 	due      time.Time
+	// sent is the unix ns of the last datagram, stored just before it is
+	// written (outside the lock), for ack deadlines and round-trip times.
+	sent atomic.Int64
 }
 
 // ackKey matches an ack to its push. Nacos keys acks by the ack's source
@@ -78,10 +82,34 @@ func (p *Pusher) acked(from netip.AddrPort, seq int64) {
 		return
 	}
 	p.forgetLocked(pd)
+	if sent := pd.sent.Load(); pd.attempts == 1 && sent > 0 {
+		// Karn: only an ack of a datagram sent once tells the round trip.
+		p.observeRTTLocked(time.Duration(now.UnixNano() - sent))
+	} else if pd.attempts > 1 {
+		// Only a resend got through: keep the longer wait that worked.
+		p.rto = min(max(p.rto, p.backoffLocked(pd.attempts)), maxAckTimeout)
+	}
 	p.mu.Unlock()
 	p.st.acks.Add(1)
 	p.latency.Observe(now.Sub(pd.changed))
 }
+
+// observeRTTLocked updates the smoothed round-trip time and its variance the
+// way TCP does (RFC 6298), so that the ack timeout follows the load: a fan-out
+// to thousands of targets on a busy machine brings acks back later, and a
+// fixed timeout would resend to all of them at once.
+func (p *Pusher) observeRTTLocked(rtt time.Duration) {
+	if p.srtt == 0 {
+		p.srtt, p.rttvar = rtt, rtt/2
+	} else {
+		p.rttvar = (3*p.rttvar + (p.srtt - rtt).Abs()) / 4
+		p.srtt = (7*p.srtt + rtt) / 8
+	}
+	p.rto = min(max(p.cfg.AckTimeout, p.srtt+4*p.rttvar), maxAckTimeout)
+}
+
+// maxAckTimeout caps the adaptive ack timeout.
+const maxAckTimeout = 10 * time.Second
 
 func (p *Pusher) limiterLocked(addr netip.AddrPort) *rate.Limiter {
 	lim := p.limiters[addr]
@@ -92,33 +120,30 @@ func (p *Pusher) limiterLocked(addr netip.AddrPort) *rate.Limiter {
 	return lim
 }
 
-// backoff is the wait for an ack after the given attempt (1 = first send).
-func (p *Pusher) backoff(attempt int) time.Duration {
-	d := float64(p.cfg.AckTimeout) * math.Pow(p.cfg.RetryBackoff, float64(attempt-1))
+// backoffLocked is the wait for an ack after the given attempt (1 = first
+// send): the adaptive timeout, multiplied by RetryBackoff for each resend.
+func (p *Pusher) backoffLocked(attempt int) time.Duration {
+	rto := max(p.rto, p.cfg.AckTimeout)
+	d := float64(rto) * math.Pow(p.cfg.RetryBackoff, float64(attempt-1))
 	return time.Duration(min(d, float64(time.Minute)))
 }
 
 // send sends each push once (first send or resend), unless the
 // destination's rate says to wait: then the push keeps a reserved token and
-// goes out when it is due.
+// goes out when it is due. Each push's ack deadline counts from the moment
+// its own datagram left: a fan-out to thousands of targets takes a while.
 func (p *Pusher) send(list []*pending, now time.Time) {
 	if len(list) == 0 {
 		return
 	}
-	type out struct {
-		pd     *pending
-		packet []byte
-		addr   netip.AddrPort
-		resend bool
-	}
-	outs := make([]out, 0, len(list))
+	outs := make([]*pending, 0, len(list))
 	p.mu.Lock()
 	for _, pd := range list {
 		if pd.done {
 			continue
 		}
 		if !pd.reserved {
-			r := p.limiterLocked(pd.t.Addr).ReserveN(now, 1)
+			r := p.limiterLocked(pd.key.addr).ReserveN(now, 1)
 			if d := r.DelayFrom(now); d > 0 {
 				pd.reserved = true
 				p.scheduleLocked(pd, now.Add(d))
@@ -128,20 +153,28 @@ func (p *Pusher) send(list []*pending, now time.Time) {
 		}
 		pd.reserved = false
 		pd.attempts++
-		p.scheduleLocked(pd, now.Add(p.backoff(pd.attempts)))
-		outs = append(outs, out{pd, pd.packet, pd.t.Addr, pd.attempts > 1})
+		pd.gen++ // its old deadline is void until rescheduled below
+		outs = append(outs, pd)
 	}
 	p.mu.Unlock()
-	for _, o := range outs {
-		if o.resend {
+	for _, pd := range outs {
+		if pd.attempts > 1 {
 			p.st.retries.Add(1)
 		} else {
 			p.st.pushes.Add(1)
 		}
-		if _, err := p.conn.WriteToUDPAddrPort(o.packet, o.addr); err != nil {
-			p.log.Debug("push send", "addr", o.addr.String(), "err", err)
+		pd.sent.Store(p.clk.Now().UnixNano())
+		if _, err := p.conn.WriteToUDPAddrPort(pd.packet, pd.key.addr); err != nil {
+			p.log.Debug("push send", "addr", pd.key.addr.String(), "err", err)
 		}
 	}
+	p.mu.Lock()
+	for _, pd := range outs {
+		if !pd.done {
+			p.scheduleLocked(pd, time.Unix(0, pd.sent.Load()).Add(p.backoffLocked(pd.attempts)))
+		}
+	}
+	p.mu.Unlock()
 }
 
 // dueRetriesLocked collects the pushes whose wait is over: those holding a
@@ -157,7 +190,7 @@ func (p *Pusher) dueRetriesLocked(now time.Time, sends []*pending) []*pending {
 		if !pd.reserved && pd.attempts > max(p.cfg.MaxRetries, 0) {
 			p.forgetLocked(pd)
 			p.st.failed.Add(1)
-			p.log.Debug("push failed: no ack", "service", pd.t.Key.Name, "addr", pd.t.Addr.String(), "attempts", pd.attempts)
+			p.log.Debug("push failed: no ack", "service", pd.t.Key.Name, "addr", pd.key.addr.String(), "attempts", pd.attempts)
 			continue
 		}
 		sends = append(sends, pd)

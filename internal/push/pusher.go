@@ -112,6 +112,8 @@ type Pusher struct {
 	limiters     map[netip.AddrPort]*rate.Limiter
 	seq          int64
 	sweepAt      time.Time
+	// srtt, rttvar and rto adapt the ack timeout to measured round trips.
+	srtt, rttvar, rto time.Duration
 
 	st      counters
 	latency latency.Histogram

@@ -36,10 +36,11 @@ type packet struct {
 // udpClient is a push receiver on 127.0.0.1 that acks (unless told not to)
 // the way nacos-sdk-go does.
 type udpClient struct {
-	conn    *net.UDPConn
-	noAck   atomic.Bool
-	packets chan packet
-	wg      sync.WaitGroup
+	conn     *net.UDPConn
+	noAck    atomic.Bool
+	ackDelay atomic.Int64 // ns to wait before acking
+	packets  chan packet
+	wg       sync.WaitGroup
 }
 
 func newUDPClient(t *testing.T) *udpClient {
@@ -62,7 +63,15 @@ func newUDPClient(t *testing.T) *udpClient {
 				continue
 			}
 			if !c.noAck.Load() {
-				_, _ = conn.WriteToUDPAddrPort(wire.AppendAck(nil, p.LastRefTime), from)
+				ack := wire.AppendAck(nil, p.LastRefTime)
+				if d := time.Duration(c.ackDelay.Load()); d > 0 {
+					c.wg.Go(func() {
+						time.Sleep(d)
+						_, _ = conn.WriteToUDPAddrPort(ack, from)
+					})
+				} else {
+					_, _ = conn.WriteToUDPAddrPort(ack, from)
+				}
 			}
 			c.packets <- packet{PushPacket: p, size: n, gzipped: n > 1 && buf[0] == 0x1f && buf[1] == 0x8b, at: time.Now()}
 		}
@@ -235,7 +244,11 @@ func TestPush_DataMatchesTheTargetsQuery(t *testing.T) {
 			_, _ = call(t, "GET", srv.API+"/v1/ns/instance/list", q, tt.agent)
 			register(t, srv, "demo", "10.0.0.3", 3, "clusterName", "b")
 			defer call(t, "DELETE", srv.API+"/v1/ns/instance", url.Values{"serviceName": {"demo"}, "ip": {"10.0.0.3"}, "port": {"3"}, "clusterName": {"b"}}, "")
+			// A push of the previous subtest's clean-up may come first.
 			p := c.next(t)
+			for !strings.Contains(p.Data, `10.0.0.3`) {
+				p = c.next(t)
+			}
 			// The push must carry what the same query answers now, but for
 			// cacheMillis and the volatile checksum.
 			_, body := call(t, "GET", srv.API+"/v1/ns/instance/list", q, tt.agent)
@@ -495,5 +508,29 @@ func TestPush_RateLimitPerAddress(t *testing.T) {
 	}
 	if pushState(t, srv).RateLimited == 0 {
 		t.Error("no send was rate limited")
+	}
+}
+
+func TestPush_AckTimeoutAdapts(t *testing.T) {
+	srv := servertest.Start(t, servertest.WithConfig(func(c *server.Config) {
+		c.Push.AckTimeout = 30 * time.Millisecond
+		c.Push.MergeWindow = -1
+	}))
+	c := newUDPClient(t)
+	c.ackDelay.Store(int64(120 * time.Millisecond)) // a slow client, or a busy server
+	subscribe(t, srv, "DEFAULT_GROUP@@demo", c)
+	var retriesAfter []int64
+	for i := range 6 {
+		register(t, srv, "demo", "10.0.0.1", i)
+		eventually(t, "the ack", func() bool { return pushState(t, srv).Acks == int64(i+1) })
+		retriesAfter = append(retriesAfter, pushState(t, srv).Retries)
+	}
+	// The first pushes are resent (30 ms is too short for 120 ms acks); the
+	// timeout then follows the acks, and the last pushes go out once.
+	if retriesAfter[0] == 0 {
+		t.Errorf("the first push was not resent; the test does not test adaptation")
+	}
+	if late := retriesAfter[5] - retriesAfter[3]; late != 0 {
+		t.Errorf("got %d resends for the last two pushes, want 0 (retries after each push: %v)", late, retriesAfter)
 	}
 }

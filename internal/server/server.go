@@ -183,6 +183,9 @@ func (s *Server) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
+	// Ready before the first request can be served, not after: a probe that
+	// connects at once must not see a 500.
+	s.ready.Store(true)
 	g.Go(func() error { return s.checker.Run(bg) })
 	g.Go(func() error { return s.pusher.Run(bg) })
 	g.Go(func() error {
@@ -206,7 +209,6 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil
 	})
-	s.ready.Store(true)
 	s.log.Info("pulse server listening", "addr", s.ln.Addr().String(), "push_addr", s.pusher.Addr().String(),
 		"context_path", s.cfg.ContextPath, "version", s.cfg.Version)
 	err := g.Wait()

@@ -3,6 +3,7 @@ package wire
 import (
 	"crypto/md5"
 	"encoding/hex"
+	"slices"
 	"strconv"
 
 	"github.com/pulse-registry/pulse/internal/naming"
@@ -26,6 +27,7 @@ type List struct {
 // service that does not exist gets only name, clusters, cacheMillis and an
 // empty host list, as in Nacos.
 func AppendList(b []byte, l *List) []byte {
+	b = slices.Grow(b, listSize(l))
 	b = append(b, '{')
 	if !l.Selection.Found {
 		b = appendKey(b, "name")
@@ -79,6 +81,19 @@ func AppendList(b []byte, l *List) []byte {
 	b = appendKey(b, "metadata")
 	b = append(b, sel.Metadata.JSON()...)
 	return append(b, '}')
+}
+
+// listSize estimates the length of l's JSON from above (escaping aside),
+// so that a list of thousands of hosts is written into one allocation
+// instead of a doubling series of them.
+func listSize(l *List) int {
+	const top, perHost = 512, 340 // key names, punctuation and numbers
+	n := top + 2*len(l.Name) + len(l.Clusters) + len(l.Env) + len(l.Selection.Metadata.JSON())
+	for i := range l.Selection.Hosts {
+		h := &l.Selection.Hosts[i]
+		n += perHost + 2*len(h.IP) + 2*len(h.Cluster) + 2*len(l.Name) + len(h.ID) + len(h.Metadata.JSON())
+	}
+	return n
 }
 
 func appendHost(b []byte, h *naming.Host, grouped, serviceName string) []byte {
