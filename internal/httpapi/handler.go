@@ -189,7 +189,19 @@ func (h *Handler) routes() {
 
 // Handle registers an extra handler on the API's mux, for endpoints that
 // other packages own (push state, subscribers).
-func (h *Handler) Handle(pattern string, handler http.Handler) { h.mux.Handle(pattern, handler) }
+func (h *Handler) Handle(pattern string, handler http.Handler) {
+	// A pattern for one of the fixed paths (say, with a method) must win as
+	// it would in the mux: that path then goes through the mux.
+	path := pattern
+	if _, rest, ok := strings.Cut(path, " "); ok {
+		path = strings.TrimSpace(rest)
+	}
+	if i := strings.IndexByte(path, '/'); i > 0 {
+		path = path[i:] // drop a host
+	}
+	delete(h.exact, path)
+	h.mux.Handle(pattern, handler)
+}
 
 // ContextPath returns the URL prefix, such as "/nacos".
 func (h *Handler) ContextPath() string { return h.cfg.ContextPath }
