@@ -6,7 +6,7 @@
 #   bench/compare.sh [--quick] [--out DIR]
 #
 # Needs Go; installs etcd-server with apt-get when etcd is missing. Every run
-# below is bounded in count and time; the whole script takes about 7 minutes
+# below is bounded in count and time; the whole script takes about 8 minutes
 # at default sizes, about 3 with --quick.
 set -euo pipefail
 
@@ -39,9 +39,9 @@ go build -o "$out/pulse" ./cmd/pulse
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 
 if [ "$quick" = 1 ]; then
-	N=20000 NREG=200000 FLAT=4s REP=1 PACED=20s NEXP=2000 ROUNDS=10 QDUR=4s
+	N=20000 NREG=200000 FLAT=4s REP=3 PACED=20s NEXP=2000 ROUNDS=10 QDUR=4s
 else
-	N=100000 NREG=1000000 FLAT=10s REP=3 PACED=40s NEXP=10000 ROUNDS=50 QDUR=10s
+	N=100000 NREG=1000000 FLAT=8s REP=5 PACED=40s NEXP=10000 ROUNDS=50 QDUR=10s
 fi
 P="$out/pulse bench --spawn --server-log-level warn --max-time 4m"
 
@@ -107,7 +107,7 @@ row "server CPU us per beat/renewal, paced N/5s" "$pp" "" "$pe" "" "$(ratio "$pp
 row "load generator CPU us per beat/renewal, flat" "$(us "$(v ceiling client_cpu_s_per_1k)")" "$(us "$(v ceiling ceiling_client_cpu_s_per_1k)")" "$(us "$(v etcd flat_client_cpu_s_per_1k)")" "" "" "(client side, same cores)" ""
 row "paced beats/renewals per s achieved" "$(v paced beats_per_s)" "" "$(v etcd paced_renewals_per_s)" "" "$(ratio "$(v paced beats_per_s)" "$(v etcd paced_renewals_per_s)")" "N/5s" ""
 row "paced p99 latency ms" "$(v paced p99_ms)" "" "$(v etcd paced_p99_ms)" "" "" "" ""
-row "instances falsely unhealthy, N paced 40s" "$(v paced unhealthy_delta)" "" "" "" "" "0" "$(met "$(v paced unhealthy_delta)" "==" 0)"
+row "instances falsely unhealthy, N paced $PACED" "$(v paced unhealthy_delta)" "" "" "" "" "0" "$(met "$(v paced unhealthy_delta)" "==" 0)"
 row "registrations per s (N)" "$(v register register_per_s)" "" "$(v etcd register_per_s)" "" "$(ratio "$(v register register_per_s)" "$(v etcd register_per_s)")" ">= 20000" "$(met "$(v register register_per_s)" ">=" 20000)"
 row "RSS bytes per instance/lease (N)" "$(v register bytes_per_instance)" "" "$(v etcd bytes_per_lease)" "" "$(ratio "$(v register bytes_per_instance)" "$(v etcd bytes_per_lease)")" "" ""
 row "RSS bytes per instance ($NREG)" "$(v register1m bytes_per_instance)" "" "" "" "" "<= 1024" "$(met "$(v register1m bytes_per_instance)" "<=" 1024)"
