@@ -33,7 +33,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCmd())
+	root.AddCommand(newServerCmd(), newBenchCmd())
 	root.AddCommand(newRegisterCmd(), newDeregisterCmd(), newListCmd(), newServicesCmd(), newWatchCmd())
 	return root
 }

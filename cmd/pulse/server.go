@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -16,7 +17,7 @@ import (
 
 func newServerCmd() *cobra.Command {
 	cfg := server.DefaultConfig()
-	var logLevel, logFormat string
+	var logLevel, logFormat, cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run a Pulse server",
@@ -48,6 +49,13 @@ Flags win over the environment.`,
 			if err != nil {
 				return err
 			}
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			return srv.Run(cmd.Context())
 		},
 	}
@@ -65,7 +73,24 @@ Flags win over the environment.`,
 	f.Float64Var(&cfg.Push.RatePerAddr, "push-rate", pc.RatePerAddr, "most datagrams per second sent to one address")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	// For the load tool: profiling stays off unless asked for.
+	f.StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile of the whole run to this file")
+	_ = f.MarkHidden("cpu-profile")
 	return cmd
+}
+
+// startCPUProfile profiles the process until the returned function is
+// called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // applyEnv sets every flag the command line left alone from PULSE_<FLAG>.

@@ -33,7 +33,8 @@ type Checker struct {
 	log *slog.Logger
 
 	unhealthy, expired atomic.Int64
-	late               latency.Histogram
+	// late covers every transition; lateUnhealthy and lateExpired each kind.
+	late, lateUnhealthy, lateExpired latency.Histogram
 }
 
 // New returns a Checker for reg. The "check" switch turns it off, as in
@@ -46,13 +47,20 @@ func New(reg Expirer, sw *switches.Set, clk clock.Clock, log *slog.Logger) *Chec
 type Stats struct {
 	Unhealthy int64 // instances turned unhealthy
 	Expired   int64 // instances removed
-	// Late is how long after their deadlines transitions were applied.
-	Late latency.Snapshot
+	// Late is how long after their deadlines transitions were applied;
+	// LateUnhealthy and LateExpired split it by kind.
+	Late, LateUnhealthy, LateExpired latency.Snapshot
 }
 
 // Stats returns counters since start.
 func (c *Checker) Stats() Stats {
-	return Stats{Unhealthy: c.unhealthy.Load(), Expired: c.expired.Load(), Late: c.late.Snapshot()}
+	return Stats{
+		Unhealthy:     c.unhealthy.Load(),
+		Expired:       c.expired.Load(),
+		Late:          c.late.Snapshot(),
+		LateUnhealthy: c.lateUnhealthy.Snapshot(),
+		LateExpired:   c.lateExpired.Snapshot(),
+	}
 }
 
 // Run applies expiry until ctx is done. It returns nil on cancellation.
@@ -96,11 +104,14 @@ func (c *Checker) record(trs []naming.Transition) {
 		level = slog.LevelDebug
 	}
 	for _, tr := range trs {
-		c.late.Observe(now.Sub(tr.Deadline))
+		late := now.Sub(tr.Deadline)
+		c.late.Observe(late)
 		if tr.Kind == naming.BecameUnhealthy {
 			unhealthy++
+			c.lateUnhealthy.Observe(late)
 		} else {
 			expired++
+			c.lateExpired.Observe(late)
 		}
 		c.log.Log(context.Background(), level, "instance "+tr.Kind.String(), "service", tr.Key.Name,
 			"namespace", tr.Key.Namespace, "cluster", tr.Cluster, "ip", tr.IP, "port", tr.Port,

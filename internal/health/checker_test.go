@@ -88,6 +88,10 @@ func TestChecker_ExactDeadlines(t *testing.T) {
 		if st.Unhealthy != 1 || st.Expired != 1 || st.Late.Max != 0 {
 			t.Errorf("got %+v, want one of each, on time", st)
 		}
+		if st.LateUnhealthy.Count != 1 || st.LateExpired.Count != 1 || st.Late.Count != 2 {
+			t.Errorf("got lateness counts %d unhealthy, %d expired, %d in all; want 1, 1, 2",
+				st.LateUnhealthy.Count, st.LateExpired.Count, st.Late.Count)
+		}
 	})
 }
 

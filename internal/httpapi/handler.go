@@ -94,6 +94,13 @@ type Handler struct {
 	log  *slog.Logger
 	mux  *http.ServeMux
 	pool sync.Pool // *listBuf
+	// exact routes the API's fixed paths without the ServeMux's pattern
+	// matching, which costs more than a beat; filled by routes, read-only
+	// after.
+	exact map[string]http.HandlerFunc
+	// beatReply is the last beat reply written, reused while the switches
+	// give the same one.
+	beatReply atomic.Pointer[beatReply]
 
 	beats, registers, deregisters atomic.Int64
 }
@@ -114,13 +121,14 @@ func New(cfg Config) *Handler {
 		cfg.Switches = switches.New()
 	}
 	h := &Handler{
-		cfg: cfg,
-		w:   cfg.Writer,
-		r:   cfg.Reader,
-		sw:  cfg.Switches,
-		clk: cfg.Clock,
-		log: cfg.Logger,
-		mux: http.NewServeMux(),
+		cfg:   cfg,
+		w:     cfg.Writer,
+		r:     cfg.Reader,
+		sw:    cfg.Switches,
+		clk:   cfg.Clock,
+		log:   cfg.Logger,
+		mux:   http.NewServeMux(),
+		exact: map[string]http.HandlerFunc{},
 	}
 	h.routes()
 	return h
@@ -181,13 +189,25 @@ func (h *Handler) routes() {
 
 // Handle registers an extra handler on the API's mux, for endpoints that
 // other packages own (push state, subscribers).
-func (h *Handler) Handle(pattern string, handler http.Handler) { h.mux.Handle(pattern, handler) }
+func (h *Handler) Handle(pattern string, handler http.Handler) {
+	// A pattern for one of the fixed paths (say, with a method) must win as
+	// it would in the mux: that path then goes through the mux.
+	path := pattern
+	if _, rest, ok := strings.Cut(path, " "); ok {
+		path = strings.TrimSpace(rest)
+	}
+	if i := strings.IndexByte(path, '/'); i > 0 {
+		path = path[i:] // drop a host
+	}
+	delete(h.exact, path)
+	h.mux.Handle(pattern, handler)
+}
 
 // ContextPath returns the URL prefix, such as "/nacos".
 func (h *Handler) ContextPath() string { return h.cfg.ContextPath }
 
 func (h *Handler) handle(path string, rt route) {
-	h.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+	f := func(w http.ResponseWriter, r *http.Request) {
 		fn := rt[r.Method]
 		if fn == nil {
 			writeText(w, http.StatusNotImplemented, "no such api:"+r.Method+":"+r.URL.Path)
@@ -199,11 +219,14 @@ func (h *Handler) handle(path string, rt route) {
 		p, err := parseParams(r)
 		if err == nil {
 			err = fn(w, r, p)
+			p.release()
 		}
 		if err != nil {
 			h.writeError(w, r, err)
 		}
-	})
+	}
+	h.mux.HandleFunc(path, f)
+	h.exact[path] = f
 }
 
 // revise applies the switches an operator can use to shed traffic, as Nacos'
@@ -244,6 +267,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeText(w, http.StatusInternalServerError, "caused: internal error;")
 		}
 	}()
+	if f := h.exact[r.URL.Path]; f != nil {
+		f(w, r) // what the mux would pick for this clean, exact path
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 
@@ -258,8 +285,12 @@ func writeJSON(w http.ResponseWriter, v any) {
 	writeJSONBytes(w, b)
 }
 
+// jsonType is set as is, saving Header.Set's canonicalisation and slice;
+// its capacity is its length, so an Add elsewhere copies it.
+var jsonType = []string{"application/json;charset=UTF-8"}[:1:1]
+
 func writeJSONBytes(w http.ResponseWriter, b []byte) {
-	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.Header()["Content-Type"] = jsonType
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
 }

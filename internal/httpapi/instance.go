@@ -328,19 +328,29 @@ func (h *Handler) beat(w http.ResponseWriter, r *http.Request, p *params) error 
 	if err != nil {
 		return err
 	}
-	spec := naming.BeatSpec{Cluster: cluster, IP: ip, Port: port}
+	var body wire.Beat
+	hasBody := false
 	if raw := p.optional("beat", ""); raw != "" {
-		b, err := wire.DecodeBeat(raw)
-		if err != nil {
+		if body, err = wire.DecodeBeat(raw); err != nil {
 			return badRequest("Param 'beat' is illegal, " + err.Error())
 		}
-		spec = beatFromBody(b, cluster)
+		hasBody = true
+		if body.Cluster != "" {
+			cluster = body.Cluster
+		}
+		ip, port = body.IP, body.Port
 	}
 	key, err := serviceKey(p)
 	if err != nil {
 		return err
 	}
-	res, err := h.w.Beat(key, spec, h.clk.Now())
+	now := h.clk.Now()
+	res, err := h.w.Beat(key, naming.BeatSpec{Cluster: cluster, IP: ip, Port: port}, now)
+	if err == nil && !res.Found && hasBody {
+		// Unknown: re-register from the body. Building the spec only here
+		// keeps the common beat free of allocations.
+		res, err = h.w.Beat(key, beatFromBody(body, cluster), now)
+	}
 	if err != nil {
 		return err
 	}
@@ -353,9 +363,27 @@ func (h *Handler) beat(w http.ResponseWriter, r *http.Request, p *params) error 
 			interval = res.Interval.Milliseconds()
 		}
 	}
-	var out [96]byte
-	writeJSONBytes(w, wire.AppendBeatReply(out[:0], interval, code, sw.LightBeatEnabled))
+	writeJSONBytes(w, h.beatReplyBytes(interval, code, sw.LightBeatEnabled))
 	return nil
+}
+
+// beatReply is a ready-made beat answer.
+type beatReply struct {
+	interval int64
+	code     int
+	light    bool
+	b        []byte // never changed once stored
+}
+
+// beatReplyBytes returns the beat answer, reusing the last one when it is
+// the same, as it nearly always is.
+func (h *Handler) beatReplyBytes(interval int64, code int, light bool) []byte {
+	if c := h.beatReply.Load(); c != nil && c.interval == interval && c.code == code && c.light == light {
+		return c.b
+	}
+	c := &beatReply{interval: interval, code: code, light: light, b: wire.AppendBeatReply(nil, interval, code, light)}
+	h.beatReply.Store(c)
+	return c.b
 }
 
 // metadataBatch handles PUT (merge) and DELETE (remove keys) of

@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // maxBody bounds a request body; no naming request comes near it.
@@ -16,7 +18,28 @@ const maxBody = 1 << 20
 // body, whatever the method, as a servlet container merges them. Lookups
 // return the first occurrence.
 type params struct {
-	kv []pair
+	kv  []pair
+	arr [16]pair // kv's first backing array
+	// body is reused between requests for reading form bodies; lr limits
+	// what is read into it.
+	body bytes.Buffer
+	lr   io.LimitedReader
+}
+
+// paramsPool keeps params between requests, so that the beat path
+// allocates nothing for them. Handlers must not keep *params, or its kv
+// slice, past the request; the strings are fresh and may be kept.
+var paramsPool = sync.Pool{New: func() any { return new(params) }}
+
+// release returns p to the pool.
+func (p *params) release() {
+	clear(p.kv)
+	p.kv = nil
+	p.lr = io.LimitedReader{}
+	if p.body.Cap() <= 64<<10 {
+		p.body.Reset()
+		paramsPool.Put(p)
+	}
 }
 
 type pair struct{ k, v string }
@@ -24,25 +47,34 @@ type pair struct{ k, v string }
 // parseParams reads the query and the body of r. Nacos clients send
 // parameters in every possible way (see parseInto); a body that is not a form
 // is ignored.
+// Call release when done with the result.
 func parseParams(r *http.Request) (*params, error) {
-	p := &params{kv: make([]pair, 0, 16)}
+	p := paramsPool.Get().(*params)
+	p.kv = p.arr[:0]
 	p.parseInto(r.URL.RawQuery)
 	if r.Body == nil || r.Body == http.NoBody {
 		return p, nil
 	}
 	ct := r.Header.Get("Content-Type")
-	if ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/x-www-form-urlencoded") {
+	if ct != "" && !hasPrefixFold(ct, "application/x-www-form-urlencoded") {
 		return p, nil
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil {
+	p.lr = io.LimitedReader{R: r.Body, N: maxBody + 1}
+	_, err := p.body.ReadFrom(&p.lr)
+	switch {
+	case err != nil:
+		p.release()
 		return nil, badRequest("read request body: " + err.Error())
-	}
-	if len(body) > maxBody {
+	case p.body.Len() > maxBody:
+		p.release()
 		return nil, badRequest(fmt.Sprintf("request body larger than %d bytes", maxBody))
 	}
-	p.parseInto(string(body))
+	p.parseInto(p.body.String())
 	return p, nil
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // parseInto splits s into pairs leniently. The Go SDK writes GET, PUT and

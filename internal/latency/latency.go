@@ -8,9 +8,10 @@ import (
 	"time"
 )
 
-// bounds are the bucket upper bounds: 1 ms steps to 20 ms, then coarser.
+// bounds are the bucket upper bounds: three below 1 ms, 1 ms steps to 20 ms,
+// then coarser.
 var bounds = func() []time.Duration {
-	var b []time.Duration
+	b := []time.Duration{100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond}
 	for ms := 1; ms <= 20; ms++ {
 		b = append(b, time.Duration(ms)*time.Millisecond)
 	}
@@ -54,7 +55,15 @@ type Snapshot struct {
 	Max   time.Duration
 	P50   time.Duration // upper bound of the bucket holding the quantile
 	P99   time.Duration
+	// Buckets counts the durations of each bucket: Buckets[i] those up to
+	// Bounds()[i] (and above the bound before), the last one those above
+	// every bound. A tool that reads two snapshots can take the quantiles
+	// of what happened between them.
+	Buckets []int64
 }
+
+// Bounds returns the bucket upper bounds, shared by every Histogram.
+func Bounds() []time.Duration { return append([]time.Duration(nil), bounds...) }
 
 // Snapshot summarises what was observed.
 func (h *Histogram) Snapshot() Snapshot {
@@ -64,7 +73,7 @@ func (h *Histogram) Snapshot() Snapshot {
 		counts[i] = h.counts[i].Load()
 		n += counts[i]
 	}
-	s := Snapshot{Count: n, Max: time.Duration(h.max.Load())}
+	s := Snapshot{Count: n, Max: time.Duration(h.max.Load()), Buckets: append([]int64(nil), counts[:len(bounds)+1]...)}
 	if n == 0 {
 		return s
 	}

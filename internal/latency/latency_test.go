@@ -46,3 +46,27 @@ func TestHistogram_Concurrent(t *testing.T) {
 		t.Errorf("got %+v", s)
 	}
 }
+
+func TestHistogram_Buckets(t *testing.T) {
+	var h Histogram
+	h.Observe(300 * time.Microsecond)
+	h.Observe(3 * time.Millisecond)
+	h.Observe(time.Hour)
+	s := h.Snapshot()
+	b := Bounds()
+	if len(s.Buckets) != len(b)+1 {
+		t.Fatalf("got %d buckets, want %d", len(s.Buckets), len(b)+1)
+	}
+	want := map[int]int64{}
+	for i, bound := range b {
+		if bound == 500*time.Microsecond || bound == 3*time.Millisecond {
+			want[i] = 1
+		}
+	}
+	want[len(b)] = 1
+	for i, c := range s.Buckets {
+		if c != want[i] {
+			t.Errorf("bucket %d: got %d, want %d", i, c, want[i])
+		}
+	}
+}

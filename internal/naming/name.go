@@ -57,19 +57,31 @@ func SplitGrouped(grouped string) (group, name string) {
 
 // CheckServiceName applies the Nacos format rule to a grouped name: it must
 // split on "@@" into at least two parts (trailing empty parts dropped, as
-// Java's String.split does) and the group must not be empty.
+// Java's String.split does) and the group must not be empty. It runs on
+// every request, so it scans instead of splitting.
 func CheckServiceName(grouped string) error {
-	parts := strings.Split(grouped, GroupSeparator)
-	for len(parts) > 0 && parts[len(parts)-1] == "" {
-		parts = parts[:len(parts)-1]
-	}
-	if len(parts) < 2 {
+	group, rest, ok := strings.Cut(grouped, GroupSeparator)
+	if !ok || !hasNonSeparator(rest) {
+		// One part, or only empty parts after the first: what is left
+		// after Java drops trailing empty parts is at most the group.
 		return invalid("serviceName", "Param 'serviceName' is illegal, it should be format as 'groupName@@serviceName'")
 	}
-	if parts[0] == "" {
+	if group == "" {
 		return invalid("serviceName", "Param 'serviceName' is illegal, groupName can't be empty")
 	}
 	return nil
+}
+
+// hasNonSeparator reports whether s, split on "@@" from the left, has a
+// non-empty part.
+func hasNonSeparator(s string) bool {
+	for s != "" {
+		if !strings.HasPrefix(s, GroupSeparator) {
+			return true
+		}
+		s = s[len(GroupSeparator):]
+	}
+	return false
 }
 
 // validateServiceChars is the rule Nacos applies when it creates a service.

@@ -5,8 +5,10 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unique"
 )
 
 // Notifier learns about changes to services. ServiceChanged is called after
@@ -142,6 +144,10 @@ func (r *Registry) serviceLocked(key ServiceKey) *service {
 	return r.namespaces[key.Namespace][key.Name]
 }
 
+// intern returns a copy of s shared with every other interned equal string:
+// for the few distinct values of app, cluster and namespace names.
+func intern(s string) string { return unique.Make(s).Value() }
+
 func (r *Registry) createServiceLocked(key ServiceKey) (*service, error) {
 	if err := CheckServiceName(key.Name); err != nil {
 		return nil, err
@@ -149,6 +155,9 @@ func (r *Registry) createServiceLocked(key ServiceKey) (*service, error) {
 	if err := validateServiceChars(key.Name); err != nil {
 		return nil, err
 	}
+	// Request strings often point into a whole request body; keep copies
+	// of just the names.
+	key = ServiceKey{Namespace: intern(key.Namespace), Name: strings.Clone(key.Name)}
 	ns := r.namespaces[key.Namespace]
 	if ns == nil {
 		ns = map[string]*service{}
@@ -230,7 +239,9 @@ func (r *Registry) registerLocked(key ServiceKey, spec InstanceSpec, now time.Ti
 	in := c.byKey[k]
 	if in == nil {
 		in = &instance{
-			ip:        spec.IP,
+			// The request's strings may share memory with its whole body,
+			// which the instance would then keep alive.
+			ip:        strings.Clone(spec.IP),
 			port:      int32(spec.Port),
 			ephemeral: spec.Ephemeral,
 			healthy:   spec.Healthy,
@@ -238,7 +249,7 @@ func (r *Registry) registerLocked(key ServiceKey, spec InstanceSpec, now time.Ti
 			weight:    spec.Weight,
 			meta:      meta,
 			timing:    timing,
-			app:       spec.App,
+			app:       intern(spec.App),
 		}
 		if gen, _ := spec.Metadata[MetaIDGenerator]; gen == "snowflake" {
 			in.id = nextSnowflakeLocked(s, spec.Ephemeral)
@@ -250,7 +261,7 @@ func (r *Registry) registerLocked(key ServiceKey, spec InstanceSpec, now time.Ti
 	} else {
 		in.lastBeat.Store(now.UnixNano())
 		if in.weight != spec.Weight || in.enabled != spec.Enabled || in.meta != meta || in.app != spec.App {
-			in.weight, in.enabled, in.meta, in.app = spec.Weight, spec.Enabled, meta, spec.App
+			in.weight, in.enabled, in.meta, in.app = spec.Weight, spec.Enabled, meta, intern(spec.App)
 			bumpLocked(s, now, ch)
 		}
 		in.timing = timing
@@ -302,7 +313,7 @@ func (r *Registry) Update(key ServiceKey, spec InstanceSpec, now time.Time) erro
 		}
 		meta := MetadataOf(spec.Metadata)
 		if in.weight != spec.Weight || in.enabled != spec.Enabled || in.meta != meta || in.app != spec.App {
-			in.weight, in.enabled, in.meta, in.app = spec.Weight, spec.Enabled, meta, spec.App
+			in.weight, in.enabled, in.meta, in.app = spec.Weight, spec.Enabled, meta, intern(spec.App)
 			bumpLocked(s, now, &ch)
 		}
 		in.timing = timingHandle(spec.Metadata)
@@ -348,7 +359,7 @@ func (r *Registry) PatchInstance(key ServiceKey, cluster, ip string, port int, p
 			}
 		}
 		if p.App != nil && *p.App != in.app {
-			in.app, changed = *p.App, true
+			in.app, changed = intern(*p.App), true
 		}
 		if p.Weight != nil && *p.Weight != in.weight {
 			in.weight, changed = *p.Weight, true

@@ -86,6 +86,7 @@ func newService(key ServiceKey, floor int64) *service {
 func (s *service) cluster(name string, create bool) *cluster {
 	c := s.clusters[name]
 	if c == nil && create {
+		name = intern(name)
 		c = &cluster{
 			name:    name,
 			svc:     s,

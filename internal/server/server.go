@@ -21,6 +21,7 @@ import (
 	"github.com/pulse-registry/pulse/internal/clock"
 	"github.com/pulse-registry/pulse/internal/health"
 	"github.com/pulse-registry/pulse/internal/httpapi"
+	"github.com/pulse-registry/pulse/internal/latency"
 	"github.com/pulse-registry/pulse/internal/naming"
 	"github.com/pulse-registry/pulse/internal/push"
 	"github.com/pulse-registry/pulse/internal/switches"
@@ -254,6 +255,7 @@ func (s *Server) metrics(m *wire.Metrics) {
 	m.SubscribeCount = ps.Targets
 	m.TotalPush = ps.Pushes
 	m.FailedPush = ps.Failed
+	m.PushRetries = ps.Retries
 	m.AvgPushCost = ps.Latency.Mean.Milliseconds()
 	m.MaxPushCost = ps.Latency.Max.Milliseconds()
 	st := s.checker.Stats()
@@ -261,7 +263,20 @@ func (s *Server) metrics(m *wire.Metrics) {
 	m.ExpiredCount = st.Expired
 	m.ExpiryLateMaxMs = st.Late.Max.Milliseconds()
 	m.ExpiryLateP99Ms = st.Late.P99.Milliseconds()
+	m.ExpiryLateP50Ms = st.Late.P50.Milliseconds()
+	h := &wire.LateHistograms{
+		Unhealthy:      st.LateUnhealthy.Buckets,
+		Expired:        st.LateExpired.Buckets,
+		UnhealthyMaxMs: millis(st.LateUnhealthy.Max),
+		ExpiredMaxMs:   millis(st.LateExpired.Max),
+	}
+	for _, b := range latency.Bounds() {
+		h.BoundsMs = append(h.BoundsMs, millis(b))
+	}
+	m.ExpiryLate = h
 }
+
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // notifiers fans registry changes out to the components that listen. It is
 // filled before Run and read-only after.

@@ -56,6 +56,14 @@ func (n *flexNumber) UnmarshalJSON(b []byte) error {
 // when absent; metadata values that are numbers or booleans are kept as their
 // text, and null values are dropped.
 func DecodeBeat(data string) (Beat, error) {
+	if b, ok := decodeBeatFast(data); ok {
+		return b, nil
+	}
+	return decodeBeatGeneral(data)
+}
+
+// decodeBeatGeneral decodes any beat body with encoding/json.
+func decodeBeatGeneral(data string) (Beat, error) {
 	var j beatJSON
 	dec := json.NewDecoder(strings.NewReader(data))
 	dec.UseNumber()

@@ -77,18 +77,35 @@ type Metrics struct {
 	Mem                      float64 `json:"mem"`
 
 	// Pulse additions, named like the Nacos monitor gauges where one exists.
-	TotalPush        int64 `json:"totalPush"`
-	FailedPush       int64 `json:"failedPush"`
-	AvgPushCost      int64 `json:"avgPushCost"`
-	MaxPushCost      int64 `json:"maxPushCost"`
-	BeatCount        int64 `json:"beatCount"`
-	UnhealthyCount   int64 `json:"unhealthyCount"`
-	ExpiredCount     int64 `json:"expiredCount"`
-	ExpiryLateMaxMs  int64 `json:"expiryLateMaxMs"`
-	ExpiryLateP99Ms  int64 `json:"expiryLateP99Ms"`
-	RegisterCount    int64 `json:"registerCount"`
-	DeregisterCount  int64 `json:"deregisterCount"`
-	HealthCheckState bool  `json:"healthCheckEnabled"`
+	TotalPush       int64 `json:"totalPush"`
+	FailedPush      int64 `json:"failedPush"`
+	PushRetries     int64 `json:"pushRetries"`
+	AvgPushCost     int64 `json:"avgPushCost"`
+	MaxPushCost     int64 `json:"maxPushCost"`
+	BeatCount       int64 `json:"beatCount"`
+	UnhealthyCount  int64 `json:"unhealthyCount"`
+	ExpiredCount    int64 `json:"expiredCount"`
+	ExpiryLateMaxMs int64 `json:"expiryLateMaxMs"`
+	ExpiryLateP99Ms int64 `json:"expiryLateP99Ms"`
+	ExpiryLateP50Ms int64 `json:"expiryLateP50Ms"`
+	// ExpiryLate holds the lateness histograms themselves, so that a tool
+	// reading the metrics before and after a test can take the quantiles of
+	// the difference without a reset.
+	ExpiryLate       *LateHistograms `json:"expiryLate,omitempty"`
+	RegisterCount    int64           `json:"registerCount"`
+	DeregisterCount  int64           `json:"deregisterCount"`
+	HealthCheckState bool            `json:"healthCheckEnabled"`
+}
+
+// LateHistograms are the counts of expiry transitions by lateness:
+// Unhealthy[i] and Expired[i] count those at most BoundsMs[i] late (and more
+// than the bound before); the last count is for those later than every bound.
+type LateHistograms struct {
+	BoundsMs       []float64 `json:"boundsMs"`
+	Unhealthy      []int64   `json:"unhealthy"`
+	Expired        []int64   `json:"expired"`
+	UnhealthyMaxMs float64   `json:"unhealthyMaxMs"`
+	ExpiredMaxMs   float64   `json:"expiredMaxMs"`
 }
 
 // Servers is the answer of GET /operator/servers.

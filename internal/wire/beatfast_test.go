@@ -1,0 +1,97 @@
+package wire
+
+import (
+	"reflect"
+	"testing"
+)
+
+var decodeBeatSlow = decodeBeatGeneral
+
+var fastBeatSamples = []string{
+	// nacos-sdk-go v1.1.4
+	`{"cluster":"DEFAULT","ip":"127.0.0.1","metadata":{},"port":8080,"scheduled":false,"serviceName":"DEFAULT_GROUP@@svc","weight":1}`,
+	// Java client
+	`{"port":8080,"ip":"10.0.0.5","weight":1.0,"metadata":{"preserved.heart.beat.timeout":"3000","k":"v"},"serviceName":"g@@s","cluster":"c1","scheduled":false,"period":5000,"stopped":false}`,
+	// Node client
+	` { "serviceName" : "DEFAULT_GROUP@@n", "ip":"1.2.3.4", "port": 80, "cluster": "DEFAULT", "weight": 1, "metadata": {"n": 5, "b": true, "f": false}, "scheduled": true } `,
+	`{"ip":"a","port":1,"ephemeral":false}`,
+	`{"ip":"a","port":8080.0,"weight":-2.5e2}`,
+	`{}`,
+	// handled by the general path
+	`{"ip":"a\u0062","port":1}`,
+	`{"ip":"é","port":1}`,
+	`{"ip":null,"port":1}`,
+	`{"IP":"a","port":1}`,
+	`{"ip":"a","ip":"b"}`,
+	`{"port":"8080"}`,
+	`{"weight":" 2 "}`,
+	`{"port":1.5}`,
+	`{"port":1e12}`,
+	`{"weight":1e999}`,
+	`{"metadata":{"a":null}}`,
+	`{"metadata":{"a":{"b":"c"}}}`,
+	`{"metadata":{"a":"1","a":"2"}}`,
+	`{"other":{"x":[1,2]},"ip":"a"}`,
+	`{"ip":"a"} x`,
+	`{"ip":"a"}{}`,
+	`null`,
+	`{"ip":"a",}`,
+	`{"port":01}`,
+	`{"port":-}`,
+	`{"ephemeral":"true"}`,
+	`[1]`,
+	``,
+}
+
+func TestDecodeBeat_FastPathAgrees(t *testing.T) {
+	fast := 0
+	for _, s := range fastBeatSamples {
+		got, gotErr := DecodeBeat(s)
+		want, wantErr := decodeBeatSlow(s)
+		if (gotErr == nil) != (wantErr == nil) || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: got %+v, %v; want %+v, %v", s, got, gotErr, want, wantErr)
+		}
+		if _, ok := decodeBeatFast(s); ok {
+			fast++
+		}
+	}
+	if fast != 6 {
+		t.Errorf("fast path took %d samples, want the first 6", fast)
+	}
+}
+
+func FuzzDecodeBeatFast(f *testing.F) {
+	for _, s := range append(fastBeatSamples, beatSamples...) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := decodeBeatFast(s)
+		if !ok {
+			return
+		}
+		want, err := decodeBeatSlow(s)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: fast %+v; general %+v, %v", s, got, want, err)
+		}
+	})
+}
+
+func BenchmarkDecodeBeat(b *testing.B) {
+	s := fastBeatSamples[0]
+	b.Run("fast", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := DecodeBeat(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("general", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := decodeBeatSlow(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
