@@ -408,8 +408,9 @@ func TestSDK_MetadataOnEveryPath(t *testing.T) {
 	}
 	eventually(t, 5*time.Second, "metadata after register (form body)", fmt.Sprint(meta), metaOf)
 
-	// Remove the instance behind the SDK's back, as an expiry would: its next
-	// beat, a raw body carrying the metadata as JSON, re-creates it.
+	// Remove the instance behind the SDK's back: its next beat, a raw body
+	// carrying the metadata as JSON, re-creates it once the grace after an
+	// explicit deregistration (which refuses beats already in flight) ends.
 	status, body := do(t, "DELETE", p.api+"/v1/ns/instance?"+urlValues(
 		"serviceName", "DEFAULT_GROUP@@"+svc, "ip", "127.0.0.1", "port", "7601").Encode())
 	if status != 200 {
@@ -417,12 +418,12 @@ func TestSDK_MetadataOnEveryPath(t *testing.T) {
 	}
 	key := naming.ServiceKey{Namespace: naming.Namespace(""), Name: naming.Grouped("", svc)}
 	var h naming.Host
-	if !waitFor(5*time.Second, func() bool {
+	if !waitFor(naming.DefaultDeregisterGrace+5*time.Second, func() bool {
 		var err error
 		h, err = p.Registry().Instance(key, naming.DefaultCluster, "127.0.0.1", 7601)
 		return err == nil
 	}) {
-		t.Fatal("instance not re-created by a beat within 5s")
+		t.Fatal("instance not re-created by a beat within 5s of the grace's end")
 	}
 	if got := h.Metadata.Map(); !maps.Equal(got, meta) {
 		t.Errorf("metadata after re-creation from a beat: got %v, want %v", got, meta)
