@@ -33,6 +33,18 @@ func serviceKey(p *params) (naming.ServiceKey, error) {
 	return key, nil
 }
 
+// instanceRef reads the service, ip and port that name one instance.
+func instanceRef(p *params) (key naming.ServiceKey, ip string, port int, err error) {
+	if key, err = serviceKey(p); err != nil {
+		return key, "", 0, err
+	}
+	if ip, err = p.required("ip"); err != nil {
+		return key, "", 0, err
+	}
+	port, err = p.requiredInt("port", 0, math.MaxUint16)
+	return key, ip, port, err
+}
+
 // clusterParam reads clusterName, then its alias cluster.
 func clusterParam(p *params) string {
 	return p.optional("clusterName", p.optional("cluster", naming.DefaultCluster))
@@ -88,15 +100,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request, p *params) er
 }
 
 func (h *Handler) deregister(w http.ResponseWriter, r *http.Request, p *params) error {
-	key, err := serviceKey(p)
-	if err != nil {
-		return err
-	}
-	ip, err := p.required("ip")
-	if err != nil {
-		return err
-	}
-	port, err := p.requiredInt("port", 0, math.MaxUint16)
+	key, ip, port, err := instanceRef(p)
 	if err != nil {
 		return err
 	}
@@ -135,15 +139,7 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request, p *params) erro
 }
 
 func (h *Handler) patch(w http.ResponseWriter, r *http.Request, p *params) error {
-	key, err := serviceKey(p)
-	if err != nil {
-		return err
-	}
-	ip, err := p.required("ip")
-	if err != nil {
-		return err
-	}
-	port, err := p.requiredInt("port", 0, math.MaxUint16)
+	key, ip, port, err := instanceRef(p)
 	if err != nil {
 		return err
 	}
@@ -187,15 +183,7 @@ func (h *Handler) patch(w http.ResponseWriter, r *http.Request, p *params) error
 
 // detail answers GET /instance with the real state of one instance.
 func (h *Handler) detail(w http.ResponseWriter, r *http.Request, p *params) error {
-	key, err := serviceKey(p)
-	if err != nil {
-		return err
-	}
-	ip, err := p.required("ip")
-	if err != nil {
-		return err
-	}
-	port, err := p.requiredInt("port", 0, math.MaxUint16)
+	key, ip, port, err := instanceRef(p)
 	if err != nil {
 		return err
 	}
@@ -435,15 +423,7 @@ func (h *Handler) metadataBatch(w http.ResponseWriter, r *http.Request, p *param
 // setHealth handles PUT /health: it sets health by hand, which Nacos allows
 // only for clusters whose health checker is NONE.
 func (h *Handler) setHealth(w http.ResponseWriter, r *http.Request, p *params) error {
-	key, err := serviceKey(p)
-	if err != nil {
-		return err
-	}
-	ip, err := p.required("ip")
-	if err != nil {
-		return err
-	}
-	port, err := p.requiredInt("port", 0, math.MaxUint16)
+	key, ip, port, err := instanceRef(p)
 	if err != nil {
 		return err
 	}

@@ -103,6 +103,17 @@ type change struct {
 	rev int64
 }
 
+// write runs fn under the write lock and announces the changes it made
+// once the lock is released.
+func (r *Registry) write(fn func(ch *changes) error) error {
+	var ch changes
+	r.mu.Lock()
+	err := fn(&ch)
+	r.mu.Unlock()
+	r.notify(ch)
+	return err
+}
+
 func (r *Registry) notify(ch changes) {
 	if r.notifier == nil {
 		return
@@ -213,12 +224,7 @@ func (r *Registry) Register(key ServiceKey, spec InstanceSpec, now time.Time) er
 	if err := CheckServiceName(key.Name); err != nil {
 		return err
 	}
-	var ch changes
-	r.mu.Lock()
-	err := r.registerLocked(key, spec, now, &ch)
-	r.mu.Unlock()
-	r.notify(ch)
-	return err
+	return r.write(func(ch *changes) error { return r.registerLocked(key, spec, now, ch) })
 }
 
 func (r *Registry) registerLocked(key ServiceKey, spec InstanceSpec, now time.Time, ch *changes) error {
@@ -296,9 +302,7 @@ func (r *Registry) Update(key ServiceKey, spec InstanceSpec, now time.Time) erro
 	if err := checkSpec(&spec); err != nil {
 		return err
 	}
-	var ch changes
-	r.mu.Lock()
-	err := func() error {
+	return r.write(func(ch *changes) error {
 		s := r.serviceLocked(key)
 		if s == nil {
 			return fmt.Errorf("update instance %s:%d: %w", spec.IP, spec.Port, ErrServiceNotFound)
@@ -314,17 +318,14 @@ func (r *Registry) Update(key ServiceKey, spec InstanceSpec, now time.Time) erro
 		meta := MetadataOf(spec.Metadata)
 		if in.weight != spec.Weight || in.enabled != spec.Enabled || in.meta != meta || in.app != spec.App {
 			in.weight, in.enabled, in.meta, in.app = spec.Weight, spec.Enabled, meta, intern(spec.App)
-			bumpLocked(s, now, &ch)
+			bumpLocked(s, now, ch)
 		}
 		in.timing = timingHandle(spec.Metadata)
 		if in.ephemeral {
 			r.scheduleLocked(in)
 		}
 		return nil
-	}()
-	r.mu.Unlock()
-	r.notify(ch)
-	return err
+	})
 }
 
 // Patch holds the fields a partial update sets; nil fields are left alone.
@@ -345,9 +346,7 @@ func (r *Registry) PatchInstance(key ServiceKey, cluster, ip string, port int, p
 	if p.Weight != nil && !(*p.Weight >= 0 && *p.Weight <= 10000) {
 		return invalid("weight", "instance format invalid: The weights range from 0.0 to 10000.0")
 	}
-	var ch changes
-	r.mu.Lock()
-	err := func() error {
+	return r.write(func(ch *changes) error {
 		in := r.findLocked(key, cluster, ip, port)
 		if in == nil {
 			return fmt.Errorf("patch instance %s:%d: %w", ip, port, ErrInstanceNotFound)
@@ -371,16 +370,13 @@ func (r *Registry) PatchInstance(key ServiceKey, cluster, ip string, port int, p
 			in.enabled, changed = *p.Enabled, true
 		}
 		if changed {
-			bumpLocked(in.cluster.svc, now, &ch)
+			bumpLocked(in.cluster.svc, now, ch)
 			if in.ephemeral {
 				r.scheduleLocked(in)
 			}
 		}
 		return nil
-	}()
-	r.mu.Unlock()
-	r.notify(ch)
-	return err
+	})
 }
 
 func (r *Registry) findLocked(key ServiceKey, cluster, ip string, port int) *instance {
@@ -402,22 +398,27 @@ func (r *Registry) Deregister(key ServiceKey, cluster, ip string, port int, ephe
 	if cluster == "" {
 		cluster = DefaultCluster
 	}
-	var ch changes
-	r.mu.Lock()
 	removed := false
-	if s := r.serviceLocked(key); s != nil {
-		if c := s.clusters[cluster]; c != nil {
-			if in := c.byKey[instanceKey{ip, int32(port), ephemeral}]; in != nil {
-				r.removeLocked(in, now, &ch)
-				removed = true
-				if ephemeral {
-					r.tombs[tomb{key, cluster, ip, int32(port)}] = now.Add(r.grace).UnixNano()
-				}
-			}
+	_ = r.write(func(ch *changes) error {
+		s := r.serviceLocked(key)
+		if s == nil {
+			return nil
 		}
-	}
-	r.mu.Unlock()
-	r.notify(ch)
+		c := s.clusters[cluster]
+		if c == nil {
+			return nil
+		}
+		in := c.byKey[instanceKey{ip, int32(port), ephemeral}]
+		if in == nil {
+			return nil
+		}
+		r.removeLocked(in, now, ch)
+		removed = true
+		if ephemeral {
+			r.tombs[tomb{key, cluster, ip, int32(port)}] = now.Add(r.grace).UnixNano()
+		}
+		return nil
+	})
 	return removed
 }
 
@@ -489,15 +490,14 @@ func (r *Registry) Beat(key ServiceKey, b BeatSpec, now time.Time) (BeatResult, 
 }
 
 func (r *Registry) revive(key ServiceKey, b BeatSpec, now time.Time) {
-	var ch changes
-	r.mu.Lock()
-	if in := r.findLocked(key, b.Cluster, b.IP, b.Port); in != nil && in.ephemeral && !in.healthy && !in.marked {
-		in.healthy = true
-		bumpLocked(in.cluster.svc, now, &ch)
-		r.scheduleLocked(in)
-	}
-	r.mu.Unlock()
-	r.notify(ch)
+	_ = r.write(func(ch *changes) error {
+		if in := r.findLocked(key, b.Cluster, b.IP, b.Port); in != nil && in.ephemeral && !in.healthy && !in.marked {
+			in.healthy = true
+			bumpLocked(in.cluster.svc, now, ch)
+			r.scheduleLocked(in)
+		}
+		return nil
+	})
 }
 
 // SetHealthy sets the health of the instance at ip:port in cluster, for
@@ -511,9 +511,7 @@ func (r *Registry) CreateService(key ServiceKey, spec ServiceSpec, now time.Time
 	if err := checkServiceSpec(spec); err != nil {
 		return err
 	}
-	var ch changes
-	r.mu.Lock()
-	err := func() error {
+	return r.write(func(ch *changes) error {
 		if r.serviceLocked(key) != nil {
 			return fmt.Errorf("create service %s: %w", key.Name, ErrServiceExists)
 		}
@@ -523,12 +521,9 @@ func (r *Registry) CreateService(key ServiceKey, spec ServiceSpec, now time.Time
 		}
 		s.explicit = true
 		applyServiceSpec(s, spec)
-		bumpLocked(s, now, &ch)
+		bumpLocked(s, now, ch)
 		return nil
-	}()
-	r.mu.Unlock()
-	r.notify(ch)
-	return err
+	})
 }
 
 // UpdateService replaces a service's threshold, metadata and selector.
@@ -536,20 +531,15 @@ func (r *Registry) UpdateService(key ServiceKey, spec ServiceSpec, now time.Time
 	if err := checkServiceSpec(spec); err != nil {
 		return err
 	}
-	var ch changes
-	r.mu.Lock()
-	err := func() error {
+	return r.write(func(ch *changes) error {
 		s := r.serviceLocked(key)
 		if s == nil {
 			return fmt.Errorf("update service %s: %w", key.Name, ErrServiceNotFound)
 		}
 		applyServiceSpec(s, spec)
-		bumpLocked(s, now, &ch)
+		bumpLocked(s, now, ch)
 		return nil
-	}()
-	r.mu.Unlock()
-	r.notify(ch)
-	return err
+	})
 }
 
 func checkServiceSpec(spec ServiceSpec) error {
@@ -570,19 +560,15 @@ func applyServiceSpec(s *service, spec ServiceSpec) {
 
 // DeleteService removes a service and all its instances.
 func (r *Registry) DeleteService(key ServiceKey, now time.Time) error {
-	var ch changes
-	r.mu.Lock()
-	s := r.serviceLocked(key)
-	if s != nil {
-		bumpLocked(s, now, &ch)
+	return r.write(func(ch *changes) error {
+		s := r.serviceLocked(key)
+		if s == nil {
+			return fmt.Errorf("delete service %s: %w", key.Name, ErrServiceNotFound)
+		}
+		bumpLocked(s, now, ch)
 		r.deleteServiceLocked(s)
-	}
-	r.mu.Unlock()
-	if s == nil {
-		return fmt.Errorf("delete service %s: %w", key.Name, ErrServiceNotFound)
-	}
-	r.notify(ch)
-	return nil
+		return nil
+	})
 }
 
 // UpdateCluster sets a cluster's health checker and metadata, creating the
@@ -591,9 +577,7 @@ func (r *Registry) UpdateCluster(key ServiceKey, name string, spec ClusterSpec, 
 	if err := ValidateCluster(name); err != nil {
 		return err
 	}
-	var ch changes
-	r.mu.Lock()
-	err := func() error {
+	return r.write(func(ch *changes) error {
 		s := r.serviceLocked(key)
 		if s == nil {
 			return fmt.Errorf("update cluster %s: %w", name, ErrServiceNotFound)
@@ -605,12 +589,9 @@ func (r *Registry) UpdateCluster(key ServiceKey, name string, spec ClusterSpec, 
 		}
 		c.meta = MetadataOf(spec.Metadata)
 		c.checkPort, c.useInstancePorts = spec.CheckPort, spec.UseInstancePorts
-		bumpLocked(s, now, &ch)
+		bumpLocked(s, now, ch)
 		return nil
-	}()
-	r.mu.Unlock()
-	r.notify(ch)
-	return err
+	})
 }
 
 // InstanceRef names one instance for a batch operation.
@@ -634,12 +615,11 @@ type MetadataBatch struct {
 // UpdateMetadata applies a batch metadata change and returns the Nacos keys
 // ("ip:port:unknown:cluster:ephemeral|persist") of the instances it touched.
 func (r *Registry) UpdateMetadata(key ServiceKey, b MetadataBatch, now time.Time) ([]string, error) {
-	var ch changes
-	r.mu.Lock()
-	updated, err := func() ([]string, error) {
+	var updated []string
+	err := r.write(func(ch *changes) error {
 		s := r.serviceLocked(key)
 		if s == nil {
-			return nil, fmt.Errorf("update metadata: %w", ErrServiceNotFound)
+			return fmt.Errorf("update metadata: %w", ErrServiceNotFound)
 		}
 		var targets []*instance
 		if len(b.Instances) > 0 {
@@ -663,7 +643,6 @@ func (r *Registry) UpdateMetadata(key ServiceKey, b MetadataBatch, now time.Time
 				}
 			}
 		}
-		var updated []string
 		for _, in := range targets {
 			m := in.meta.Map()
 			for k, v := range b.Entries {
@@ -680,12 +659,10 @@ func (r *Registry) UpdateMetadata(key ServiceKey, b MetadataBatch, now time.Time
 			updated = append(updated, in.datumKey())
 		}
 		if len(updated) > 0 {
-			bumpLocked(s, now, &ch)
+			bumpLocked(s, now, ch)
 		}
-		return updated, nil
-	}()
-	r.mu.Unlock()
-	r.notify(ch)
+		return nil
+	})
 	return updated, err
 }
 
