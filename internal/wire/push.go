@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // UDP push limits.
@@ -31,6 +32,12 @@ const (
 	PushTypeAck     = "push-ack"
 )
 
+// gzipPool reuses compressors: each holds about a megabyte of state.
+var gzipPool = sync.Pool{New: func() any {
+	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed) // a valid level never fails
+	return w
+}}
+
 // ErrPushTooLarge is returned by EncodePush when even the gzipped packet is
 // larger than MaxDatagram.
 var ErrPushTooLarge = errors.New("wire: push packet larger than one datagram")
@@ -50,9 +57,12 @@ func EncodePush(seq int64, list []byte) ([]byte, error) {
 		return b, nil
 	}
 	var z bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&z, gzip.BestSpeed)
+	z.Grow(len(b) / 4)
+	zw := gzipPool.Get().(*gzip.Writer)
+	zw.Reset(&z)
 	_, _ = zw.Write(b)
 	_ = zw.Close()
+	gzipPool.Put(zw)
 	if z.Len() > MaxDatagram {
 		return nil, fmt.Errorf("encode push of %d bytes (%d gzipped): %w", len(b), z.Len(), ErrPushTooLarge)
 	}
