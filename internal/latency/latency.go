@@ -4,6 +4,7 @@
 package latency
 
 import (
+	"cmp"
 	"sync/atomic"
 	"time"
 )
@@ -78,22 +79,33 @@ func (h *Histogram) Snapshot() Snapshot {
 		return s
 	}
 	s.Mean = time.Duration(h.sum.Load() / max(h.n.Load(), 1))
-	s.P50 = quantile(counts[:len(bounds)+1], n, 0.50, s.Max)
-	s.P99 = quantile(counts[:len(bounds)+1], n, 0.99, s.Max)
+	s.P50 = Quantile(bounds, s.Buckets, 0.50, s.Max)
+	s.P99 = Quantile(bounds, s.Buckets, 0.99, s.Max)
 	return s
 }
 
-func quantile(counts []int64, n int64, q float64, maxSeen time.Duration) time.Duration {
-	rank := int64(q*float64(n) + 0.5)
-	rank = max(rank, 1)
+// Quantile returns the upper bound of the bucket that holds quantile q
+// (0 to 1) of the values counted in counts, capped at maxSeen, the largest
+// value seen. counts[i] counts the values up to bounds[i]; counts has one
+// more entry than bounds, for the values above every bound, whose quantile
+// is maxSeen. It returns zero when counts is empty or all zero.
+func Quantile[T cmp.Ordered](bounds []T, counts []int64, q float64, maxSeen T) T {
+	var n int64
+	for _, c := range counts {
+		n += c
+	}
+	if n == 0 {
+		var zero T
+		return zero
+	}
+	rank := max(int64(q*float64(n)+0.5), 1)
 	var seen int64
 	for i, c := range counts {
-		seen += c
-		if seen >= rank {
-			if i == len(bounds) {
-				return maxSeen
+		if seen += c; seen >= rank {
+			if i < len(bounds) {
+				return min(bounds[i], maxSeen)
 			}
-			return min(bounds[i], maxSeen)
+			break
 		}
 	}
 	return maxSeen
