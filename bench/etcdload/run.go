@@ -37,7 +37,7 @@ type config struct {
 	maxTime      time.Duration
 }
 
-func runAll(ctx context.Context, args []string) error {
+func runAll(ctx context.Context, args []string) (err error) {
 	var c config
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.StringVar(&c.etcdBin, "etcd", "etcd", "etcd server binary")
@@ -63,7 +63,7 @@ func runAll(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer e.stop()
+	defer func() { err = e.stop(err) }()
 	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{e.endpoint}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		return fmt.Errorf("etcd client: %w", err)
@@ -182,6 +182,7 @@ func startEtcd(ctx context.Context, bin, root string) (*etcd, error) {
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		os.RemoveAll(dir)
+		os.Remove(logFile.Name())
 		return nil, fmt.Errorf("start etcd (apt-get install etcd-server): %w", err)
 	}
 	e := &etcd{cmd: cmd, done: make(chan struct{}), dataDir: dir, endpoint: client, version: version}
@@ -199,26 +200,41 @@ func startEtcd(ctx context.Context, bin, root string) (*etcd, error) {
 			}
 			select {
 			case <-e.done:
-				err = fmt.Errorf("etcd exited; see %s.log", dir)
 			case <-time.After(50 * time.Millisecond):
 			}
-			if err != nil && strings.Contains(err.Error(), "exited") {
+			if e.exited() {
+				err = errors.New("etcd exited")
 				break
 			}
 		}
 	}
 	if err != nil {
-		e.stop()
-		return nil, fmt.Errorf("etcd did not come up: %w", err)
+		return nil, e.stop(fmt.Errorf("etcd did not come up: %w", err))
 	}
 	logf("etcd %s on %s, pid %d, data %s", version, client, e.pid(), dir)
 	return e, nil
 }
 
-func (e *etcd) stop() {
-	_ = loadgen.StopProcess(e.cmd.Process, e.done, 10*time.Second)
+func (e *etcd) exited() bool {
+	select {
+	case <-e.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop stops etcd and removes its data dir, at the end of a run that ended
+// with runErr. Its log is removed when the run succeeded and etcd stopped
+// cleanly; otherwise it is kept, and the error returned names it.
+func (e *etcd) stop(runErr error) error {
+	err := errors.Join(runErr, loadgen.StopProcess(e.cmd.Process, e.done, 10*time.Second))
 	os.RemoveAll(e.dataDir)
+	if err != nil {
+		return fmt.Errorf("%w (etcd log kept: %s.log)", err, e.dataDir)
+	}
 	os.Remove(e.dataDir + ".log")
+	return nil
 }
 
 // register grants n leases and puts one key on each, conc at a time.

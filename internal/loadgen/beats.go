@@ -125,9 +125,9 @@ func (e *Env) beatRun(ctx context.Context, t *Target, cfg BeatsConfig) beatRun {
 func (r beatRun) add(s *Summary, prefix, who string) {
 	s.Add(prefix+"beats", r.res.done, who+": beats answered with code 10200")
 	s.Add(prefix+"beats_per_s", r.beatsPerS, who+": beats per second achieved")
-	s.Add(prefix+"p50_ms", r.res.lat.quantile(0.50), who+": median beat latency")
-	s.Add(prefix+"p99_ms", r.res.lat.quantile(0.99), who+": 99th percentile beat latency")
-	s.Add(prefix+"max_ms", r.res.lat.max, who+": slowest beat")
+	s.Add(prefix+"p50_ms", r.res.lat.Quantile(0.50), who+": median beat latency")
+	s.Add(prefix+"p99_ms", r.res.lat.Quantile(0.99), who+": 99th percentile beat latency")
+	s.Add(prefix+"max_ms", r.res.lat.Max(), who+": slowest beat")
 	s.Add(prefix+"errors", r.res.errors, who+": failed beats (first: "+errText(r.res.firstErr)+")")
 	s.Add(prefix+"cpu_s_per_1k", r.cpuPer1k, who+": server CPU seconds per 1,000 beats (-1: unknown)")
 	s.Add(prefix+"server_cores", r.server.utilisation(), who+": server CPU time / wall time")
@@ -138,7 +138,7 @@ func (r beatRun) add(s *Summary, prefix, who string) {
 }
 
 // Beats runs the beats scenario.
-func Beats(ctx context.Context, e Env, cfg BeatsConfig) (*Summary, error) {
+func Beats(ctx context.Context, e Env, cfg BeatsConfig) (_ *Summary, err error) {
 	if err := e.fill(); err != nil {
 		return nil, err
 	}
@@ -160,11 +160,11 @@ func Beats(ctx context.Context, e Env, cfg BeatsConfig) (*Summary, error) {
 		return nil, errors.New("batched beats are Pulse's own endpoint: not with the ceiling")
 	}
 	if cfg.Ceiling && !cfg.VsCeiling {
-		t, err := e.ceiling(ctx)
-		if err != nil {
-			return nil, err
+		t, cerr := e.ceiling(ctx)
+		if cerr != nil {
+			return nil, cerr
 		}
-		defer t.Close()
+		defer func() { err = t.Release(err) }() // the result, not cerr
 		s.Add("target", "ceiling", "server under load")
 		r := e.beatRun(ctx, t, cfg)
 		r.add(s, "", "ceiling")
@@ -175,7 +175,7 @@ func Beats(ctx context.Context, e Env, cfg BeatsConfig) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer p.Close()
+	defer func() { err = p.Release(err) }()
 	var c *Target
 	if cfg.VsCeiling {
 		ce := e
@@ -183,7 +183,7 @@ func Beats(ctx context.Context, e Env, cfg BeatsConfig) (*Summary, error) {
 		if c, err = ce.ceiling(ctx); err != nil {
 			return nil, err
 		}
-		defer c.Close()
+		defer func() { err = c.Release(err) }()
 	}
 	before, err := metrics(p.Addr, e.ContextPath)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/pulse-registry/pulse/internal/latency"
 	"github.com/pulse-registry/pulse/internal/naming"
 	"github.com/pulse-registry/pulse/internal/wire"
 )
@@ -52,7 +53,7 @@ func (c *ExpiryConfig) fill() {
 // metrics (the difference of two reads), and checks that the control group
 // stayed healthy: no more transitions than N of each kind, and every control
 // instance healthy in every list answer read meanwhile.
-func Expiry(ctx context.Context, e Env, cfg ExpiryConfig) (*Summary, error) {
+func Expiry(ctx context.Context, e Env, cfg ExpiryConfig) (_ *Summary, err error) {
 	if err := e.fill(); err != nil {
 		return nil, err
 	}
@@ -63,7 +64,7 @@ func Expiry(ctx context.Context, e Env, cfg ExpiryConfig) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer t.Close()
+	defer func() { err = t.Release(err) }()
 	meta, _ := json.Marshal(map[string]string{
 		naming.MetaBeatInterval: strconv.FormatInt(cfg.ControlInterval.Milliseconds(), 10),
 		naming.MetaBeatTimeout:  strconv.FormatInt(cfg.BeatTimeout.Milliseconds(), 10),
@@ -83,28 +84,24 @@ func Expiry(ctx context.Context, e Env, cfg ExpiryConfig) (*Summary, error) {
 		}
 	}
 
-	// The control group beats until the end.
-	ctlCtx, stopCtl := context.WithCancel(ctx)
-	defer stopCtl()
-	ctlDone := make(chan loadResult, 1)
+	// The control group beats until the end; every return stops it and
+	// waits for it before the server is closed.
+	stopCtl := func() loadResult { return loadResult{} }
 	if cfg.Control > 0 {
-		go func() {
-			ctlDone <- load{
-				addr:        t.Addr,
-				conns:       max(e.Conns/4, 1),
-				count:       1 << 40,
-				rate:        float64(cfg.Control) / cfg.ControlInterval.Seconds(),
-				maxTime:     e.MaxTime,
-				newRequests: e.requests(t),
-				build: func(r *requests, i int64) []byte {
-					return r.beat(instanceOf("ctl", int(i%int64(cfg.Control)), cfg.PerService), false)
-				},
-				check: func(body []byte, _ int64) error { return checkBeatReply(body) },
-			}.run(ctlCtx)
-		}()
-	} else {
-		ctlDone <- loadResult{}
+		stopCtl = load{
+			addr:        t.Addr,
+			conns:       max(e.Conns/4, 1),
+			count:       1 << 40,
+			rate:        float64(cfg.Control) / cfg.ControlInterval.Seconds(),
+			maxTime:     e.MaxTime,
+			newRequests: e.requests(t),
+			build: func(r *requests, i int64) []byte {
+				return r.beat(instanceOf("ctl", int(i%int64(cfg.Control)), cfg.PerService), false)
+			},
+			check: func(body []byte, _ int64) error { return checkBeatReply(body) },
+		}.start(ctx)
 	}
+	defer stopCtl()
 
 	// One last round of beats for the N, as fast as possible: their
 	// deadlines then fall within a short span, the hardest case.
@@ -152,8 +149,7 @@ func Expiry(ctx context.Context, e Env, cfg ExpiryConfig) (*Summary, error) {
 		}
 	}
 	ctl.check()
-	stopCtl()
-	ctlRes := <-ctlDone
+	ctlRes := stopCtl()
 	after, err := metrics(t.Addr, e.ContextPath)
 	if err != nil {
 		return nil, err
@@ -183,8 +179,8 @@ func Expiry(ctx context.Context, e Env, cfg ExpiryConfig) (*Summary, error) {
 			{"removal", lh.Expired, lb.Expired, lh.ExpiredMaxMs},
 		} {
 			d := diffCounts(k.now, k.before)
-			s.Add(k.name+"_late_p50_ms", bucketQuantile(lh.BoundsMs, d, 0.50, k.maxMs), k.name+" transitions: median lateness past the deadline (bucket bound)")
-			s.Add(k.name+"_late_p99_ms", bucketQuantile(lh.BoundsMs, d, 0.99, k.maxMs), k.name+" transitions: 99th percentile lateness (bucket bound)")
+			s.Add(k.name+"_late_p50_ms", latency.Quantile(lh.BoundsMs, d, 0.50, k.maxMs), k.name+" transitions: median lateness past the deadline (bucket bound)")
+			s.Add(k.name+"_late_p99_ms", latency.Quantile(lh.BoundsMs, d, 0.99, k.maxMs), k.name+" transitions: 99th percentile lateness (bucket bound)")
 			s.Add(k.name+"_late_max_ms", k.maxMs, k.name+" transitions: latest since the server started")
 		}
 	}
@@ -259,28 +255,4 @@ func diffCounts(now, before []int64) []int64 {
 		}
 	}
 	return d
-}
-
-// bucketQuantile returns the upper bound (ms) of the bucket holding
-// quantile q of counts, capped at maxMs; counts has one more entry than
-// bounds, for values above every bound.
-func bucketQuantile(bounds []float64, counts []int64, q, maxMs float64) float64 {
-	var n int64
-	for _, c := range counts {
-		n += c
-	}
-	if n == 0 {
-		return 0
-	}
-	rank := max(int64(q*float64(n)+0.5), 1)
-	var seen int64
-	for i, c := range counts {
-		if seen += c; seen >= rank {
-			if i < len(bounds) {
-				return min(bounds[i], maxMs)
-			}
-			return maxMs
-		}
-	}
-	return maxMs
 }

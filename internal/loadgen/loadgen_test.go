@@ -3,13 +3,19 @@ package loadgen
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -82,6 +88,117 @@ func TestConn_Do(t *testing.T) {
 	}
 }
 
+// TestSpawnHelper is the server that TestTarget_Release spawns: this test
+// binary, run again with the address as its last argument.
+func TestSpawnHelper(t *testing.T) {
+	switch os.Getenv("LOADGEN_SPAWN_HELPER") {
+	case "serve":
+		ctx, stop := signal.NotifyContext(t.Context(), syscall.SIGTERM)
+		defer stop()
+		fmt.Println("helper serving")
+		if err := ServeCeiling(ctx, os.Args[len(os.Args)-1], nil); err != nil {
+			t.Fatal(err)
+		}
+	case "exit":
+		fmt.Println("helper giving up")
+		os.Exit(3)
+	default:
+		t.Skip("run by TestTarget_Release")
+	}
+}
+
+func TestTarget_Release(t *testing.T) {
+	dir := t.TempDir()
+	spawn := func(t *testing.T, mode string) (*Target, error) {
+		t.Setenv("LOADGEN_SPAWN_HELPER", mode)
+		return Spawn(t.Context(), os.Args[0], []string{"-test.run=^TestSpawnHelper$", "--"}, dir, "/")
+	}
+	logs := func(t *testing.T) []string {
+		t.Helper()
+		m, err := filepath.Glob(filepath.Join(dir, "*.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	t.Run("success removes the log", func(t *testing.T) {
+		tg, err := spawn(t, "serve")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := logs(t); len(got) != 1 || got[0] != tg.Log() {
+			t.Fatalf("got logs %v, want %s", got, tg.Log())
+		}
+		if err := tg.Release(nil); err != nil {
+			t.Fatalf("got %v, want nil", err)
+		}
+		if got := logs(t); len(got) != 0 {
+			t.Errorf("got logs %v after a successful run, want none", got)
+		}
+	})
+	t.Run("failure keeps the log and names it", func(t *testing.T) {
+		tg, err := spawn(t, "serve")
+		if err != nil {
+			t.Fatal(err)
+		}
+		boom := errors.New("boom")
+		err = tg.Release(boom)
+		if !errors.Is(err, boom) || !strings.Contains(err.Error(), tg.Log()) {
+			t.Errorf("got %v, want boom naming %s", err, tg.Log())
+		}
+		body, rerr := os.ReadFile(tg.Log())
+		if rerr != nil || !strings.Contains(string(body), "helper serving") {
+			t.Errorf("got log %q, %v; want the server's output", body, rerr)
+		}
+		os.Remove(tg.Log())
+	})
+	t.Run("a server that exits keeps the last attempt's log", func(t *testing.T) {
+		_, err := spawn(t, "exit")
+		got := logs(t)
+		if err == nil || len(got) != 1 || !strings.Contains(err.Error(), got[0]) {
+			t.Fatalf("got %v and logs %v, want an error naming the one log kept", err, got)
+		}
+		if body, _ := os.ReadFile(got[0]); !strings.Contains(string(body), "helper giving up") {
+			t.Errorf("got log %q, want the server's output", body)
+		}
+	})
+	t.Run("a server found running has no log", func(t *testing.T) {
+		tg, err := Connect("127.0.0.1:1", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		boom := errors.New("boom")
+		if err := tg.Release(boom); err != boom {
+			t.Errorf("got %v, want boom unchanged", err)
+		}
+	})
+}
+
+func TestLoad_Start(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	stop := load{
+		addr: addr, conns: 2, count: 1 << 40, rate: 2000, maxTime: time.Minute,
+		newRequests: func() *requests { return &requests{host: addr} },
+		build:       func(*requests, int64) []byte { return appendGet(nil, addr, "/") },
+	}.start(t.Context())
+	deadline := time.Now().Add(5 * time.Second)
+	for hits.Load() < 20 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	res := stop()
+	// stop returned after the workers: every request sent was answered and
+	// counted, and none follows.
+	if got := hits.Load(); res.done < 20 || res.done != got || res.errors != 0 {
+		t.Errorf("got %d done, %d errors; the server saw %d; want at least 20, all counted", res.done, res.errors, got)
+	}
+	if again := stop(); again.done != res.done || again.elapsed != res.elapsed {
+		t.Errorf("second stop: got %+v, want the same result %+v", again, res)
+	}
+}
+
 func TestReadProc(t *testing.T) {
 	s, err := ReadProc(os.Getpid())
 	if err != nil {
@@ -113,37 +230,44 @@ func TestFindListener(t *testing.T) {
 }
 
 func TestHist_Quantile(t *testing.T) {
-	var h hist
-	for i := 1; i <= 1000; i++ {
-		h.observe(time.Duration(i) * 10 * time.Microsecond) // 10 µs .. 10 ms
+	var h Hist
+	if got := h.Quantile(0.5); got != 0 {
+		t.Errorf("empty: got %v, want 0", got)
 	}
-	if got := h.quantile(0.5); got < 4990*time.Microsecond || got > 5010*time.Microsecond {
+	for i := 1; i <= 1000; i++ {
+		h.Observe(time.Duration(i) * 10 * time.Microsecond) // 10 µs .. 10 ms
+	}
+	if got := h.Quantile(0.5); got < 4990*time.Microsecond || got > 5010*time.Microsecond {
 		t.Errorf("p50: got %v, want 5ms within a bucket", got)
 	}
-	if got := h.quantile(0.99); got < 9890*time.Microsecond || got > 9910*time.Microsecond {
+	if got := h.Quantile(0.99); got < 9890*time.Microsecond || got > 9910*time.Microsecond {
 		t.Errorf("p99: got %v, want 9.9ms within a bucket", got)
 	}
-	if got := h.quantile(1); got != 10*time.Millisecond {
-		t.Errorf("p100: got %v, want the max, 10ms", got)
+	if got := h.Quantile(1); got != 10*time.Millisecond || h.Max() != 10*time.Millisecond {
+		t.Errorf("p100: got %v (max %v), want the max, 10ms", got, h.Max())
 	}
-	for _, d := range []time.Duration{0, 999 * time.Microsecond, 5 * time.Millisecond, 50 * time.Millisecond, 5 * time.Second} {
-		// Bucket i holds [histUpper(i-1), histUpper(i)).
-		if i := histIndex(d); histUpper(i) <= d || i > 0 && histUpper(i-1) > d {
-			t.Errorf("%v: bucket %d has bounds [%v, %v)", d, i, histUpper(i-1), histUpper(i))
+	h.Observe(time.Hour) // the last bucket, above every bound
+	if got := h.Quantile(1); got != time.Hour {
+		t.Errorf("p100 after an hour: got %v, want 1h0m0s", got)
+	}
+	if len(histBounds) != histBuckets-1 || !slices.IsSorted(histBounds) {
+		t.Fatalf("got %d bounds (sorted: %v), want %d ascending", len(histBounds), slices.IsSorted(histBounds), histBuckets-1)
+	}
+	for _, d := range []time.Duration{0, 999 * time.Microsecond, time.Millisecond, 5 * time.Millisecond, 50 * time.Millisecond, 5 * time.Second, 10 * time.Second} {
+		// Bucket i holds [histBounds[i-1], histBounds[i]).
+		i := histIndex(d)
+		if i < len(histBounds) && histBounds[i] <= d || i > 0 && histBounds[i-1] > d {
+			t.Errorf("%v: got bucket %d, whose bounds do not hold it", d, i)
 		}
+	}
+	if got := histIndex(10 * time.Second); got != histBuckets-1 {
+		t.Errorf("10s: got bucket %d, want the last, %d", got, histBuckets-1)
 	}
 }
 
-func TestBucketQuantile(t *testing.T) {
-	bounds := []float64{1, 2, 5}
-	if got := bucketQuantile(bounds, []int64{0, 98, 1, 1}, 0.5, 7); got != 2 {
-		t.Errorf("p50: got %v, want 2", got)
-	}
-	if got := bucketQuantile(bounds, []int64{0, 98, 1, 1}, 0.995, 7); got != 7 {
-		t.Errorf("p99.5: got %v, want the max 7", got)
-	}
-	if got := bucketQuantile(bounds, diffCounts([]int64{5, 5, 0, 0}, []int64{5, 1, 0, 0}), 0.99, 1.5); got != 1.5 {
-		t.Errorf("delta p99: got %v, want 1.5 (capped at the max)", got)
+func TestDiffCounts(t *testing.T) {
+	if got, want := diffCounts([]int64{5, 5, 0, 2}, []int64{5, 1, 0}), []int64{0, 4, 0, 2}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
 	}
 }
 

@@ -6,14 +6,16 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pulse-registry/pulse/internal/latency"
 )
 
-// hist is a latency histogram with 1 µs buckets below 1 ms, 10 µs below
+// Hist is a latency histogram with 1 µs buckets below 1 ms, 10 µs below
 // 10 ms, 100 µs below 100 ms and 1 ms below 10 s. One per worker, merged at
-// the end, so recording costs an index and an increment.
-type hist struct {
+// the end, so recording costs an index and an increment. The zero value is
+// ready to use; it is not safe for concurrent use.
+type Hist struct {
 	counts []int64 // histBuckets, allocated on first use
-	n      int64
 	max    time.Duration
 }
 
@@ -36,56 +38,54 @@ func histIndex(d time.Duration) int {
 	return histBuckets - 1
 }
 
-// histUpper is the upper bound of bucket i.
-func histUpper(i int) time.Duration {
-	switch {
-	case i < 1000:
-		return time.Duration(i+1) * time.Microsecond
-	case i < 1900:
-		return time.Duration(1000+(i-1000+1)*10) * time.Microsecond
-	case i < 2800:
-		return time.Duration(10_000+(i-1900+1)*100) * time.Microsecond
-	case i < histBuckets-1:
-		return time.Duration(100_000+(i-2800+1)*1000) * time.Microsecond
+// histBounds are the buckets' upper bounds; the last bucket, above them
+// all, has none.
+var histBounds = func() []time.Duration {
+	b := make([]time.Duration, histBuckets-1)
+	for i := range b {
+		var us int
+		switch {
+		case i < 1000:
+			us = i + 1
+		case i < 1900:
+			us = 1000 + (i-1000+1)*10
+		case i < 2800:
+			us = 10_000 + (i-1900+1)*100
+		default:
+			us = 100_000 + (i-2800+1)*1000
+		}
+		b[i] = time.Duration(us) * time.Microsecond
 	}
-	return time.Duration(1<<63 - 1)
-}
+	return b
+}()
 
-func (h *hist) observe(d time.Duration) {
+// Observe records d.
+func (h *Hist) Observe(d time.Duration) {
 	if h.counts == nil {
 		h.counts = make([]int64, histBuckets)
 	}
 	h.counts[histIndex(d)]++
-	h.n++
 	h.max = max(h.max, d)
 }
 
-func (h *hist) merge(o *hist) {
+func (h *Hist) merge(o *Hist) {
 	if h.counts == nil && o.counts != nil {
 		h.counts = make([]int64, histBuckets)
 	}
 	for i, c := range o.counts {
 		h.counts[i] += c
 	}
-	h.n += o.n
 	h.max = max(h.max, o.max)
 }
 
-// quantile returns the upper bound of the bucket holding quantile q, capped
-// at the largest value seen.
-func (h *hist) quantile(q float64) time.Duration {
-	if h.n == 0 {
-		return 0
-	}
-	rank := max(int64(q*float64(h.n)+0.5), 1)
-	var seen int64
-	for i, c := range h.counts {
-		if seen += c; seen >= rank {
-			return min(histUpper(i), h.max)
-		}
-	}
-	return h.max
+// Quantile returns the upper bound of the bucket holding quantile q (0 to
+// 1), capped at the largest value seen; 0 when nothing was recorded.
+func (h *Hist) Quantile(q float64) time.Duration {
+	return latency.Quantile(histBounds, h.counts, q, h.max)
 }
+
+// Max is the largest value recorded.
+func (h *Hist) Max() time.Duration { return h.max }
 
 // load describes a bounded run of requests from a pool of keep-alive
 // connections: request i (0 <= i < count) is built by build and, when rate
@@ -111,10 +111,26 @@ type loadResult struct {
 	errors   int64
 	firstErr error
 	elapsed  time.Duration
-	lat      hist
+	lat      Hist
 	// behind is how late the last paced request was sent; a paced run that
 	// could not keep up shows it here.
 	behind time.Duration
+}
+
+// start runs l in a goroutine of its own until its bounds or ctx end it.
+// The returned stop cancels the run, waits for it and returns its result;
+// it may be called more than once (a deferred call as well as a direct
+// one), and always returns the same result.
+func (l load) start(ctx context.Context) (stop func() loadResult) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var res loadResult
+	wg.Go(func() { res = l.run(ctx) })
+	return sync.OnceValue(func() loadResult {
+		cancel()
+		wg.Wait()
+		return res
+	})
 }
 
 // maxErrors stops a run that only produces errors, such as one whose server
@@ -141,7 +157,7 @@ func (l load) run(ctx context.Context) loadResult {
 			c := newConn(l.addr, l.timeout)
 			defer c.close()
 			r := l.newRequests()
-			h := new(hist)
+			h := new(Hist)
 			var done int64
 			var firstErr error
 			var behind time.Duration
@@ -178,7 +194,7 @@ func (l load) run(ctx context.Context) loadResult {
 					}
 					continue
 				}
-				h.observe(d)
+				h.Observe(d)
 				done++
 			}
 			mu.Lock()

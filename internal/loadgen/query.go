@@ -16,7 +16,7 @@ type QueryConfig struct {
 
 // Query registers K instances in one service and sends nacos-sdk-go
 // instance list queries for it as fast as they are answered.
-func Query(ctx context.Context, e Env, cfg QueryConfig) (*Summary, error) {
+func Query(ctx context.Context, e Env, cfg QueryConfig) (_ *Summary, err error) {
 	if err := e.fill(); err != nil {
 		return nil, err
 	}
@@ -35,7 +35,7 @@ func Query(ctx context.Context, e Env, cfg QueryConfig) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer t.Close()
+	defer func() { err = t.Release(err) }()
 	if r := e.register(ctx, t, "query", cfg.K, cfg.K, "{}"); r.done != int64(cfg.K) {
 		return nil, fmt.Errorf("register %d instances: %d done, first error: %v", cfg.K, r.done, r.firstErr)
 	}
@@ -75,8 +75,8 @@ func Query(ctx context.Context, e Env, cfg QueryConfig) (*Summary, error) {
 	s.Add("reply_bytes", size, "size of one answer")
 	s.Add("queries", res.done, "queries answered")
 	s.Add("queries_per_s", perSecond(res.done, res.elapsed), "queries per second")
-	s.Add("p50_ms", res.lat.quantile(0.5), "median query latency")
-	s.Add("p99_ms", res.lat.quantile(0.99), "99th percentile query latency")
+	s.Add("p50_ms", res.lat.Quantile(0.5), "median query latency")
+	s.Add("p99_ms", res.lat.Quantile(0.99), "99th percentile query latency")
 	s.Add("errors", res.errors, "failed queries (first: "+errText(res.firstErr)+")")
 	s.Add("cpu_s_per_1k", u.cpuPer1k(res.done), "server CPU seconds per 1,000 queries")
 	s.Add("server_cores", u.utilisation(), "server CPU time / wall time")

@@ -20,7 +20,7 @@ var registerMeta = `{"preserved.heart.beat.timeout":"3600000","preserved.ip.dele
 
 // Register registers N instances as fast as the server takes them, then
 // reads the server's resident memory: idle before, and after settling.
-func Register(ctx context.Context, e Env, cfg RegisterConfig) (*Summary, error) {
+func Register(ctx context.Context, e Env, cfg RegisterConfig) (_ *Summary, err error) {
 	if err := e.fill(); err != nil {
 		return nil, err
 	}
@@ -39,7 +39,7 @@ func Register(ctx context.Context, e Env, cfg RegisterConfig) (*Summary, error) 
 	if err != nil {
 		return nil, err
 	}
-	defer t.Close()
+	defer func() { err = t.Release(err) }()
 	before, err := metrics(t.Addr, e.ContextPath)
 	if err != nil {
 		return nil, err
@@ -56,8 +56,8 @@ func Register(ctx context.Context, e Env, cfg RegisterConfig) (*Summary, error) 
 	u.end(t)
 	s.Add("registered", res.done, "registrations answered 200")
 	s.Add("register_per_s", perSecond(res.done, res.elapsed), "registrations per second")
-	s.Add("p50_ms", res.lat.quantile(0.5), "median registration latency")
-	s.Add("p99_ms", res.lat.quantile(0.99), "99th percentile registration latency")
+	s.Add("p50_ms", res.lat.Quantile(0.5), "median registration latency")
+	s.Add("p99_ms", res.lat.Quantile(0.99), "99th percentile registration latency")
 	s.Add("errors", res.errors, "failed registrations (first: "+errText(res.firstErr)+")")
 	s.Add("cpu_s_per_1k", u.cpuPer1k(res.done), "server CPU seconds per 1,000 registrations")
 	if u.ok {

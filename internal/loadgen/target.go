@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -63,14 +64,22 @@ func Connect(addr string, pid int) (*Target, error) {
 }
 
 // Spawn starts exe with args plus "--addr 127.0.0.1:<free port>", its
-// standard error going to a file in dir, and waits until it answers HTTP
-// GET healthPath with 200. Close stops it.
+// output going to a log file in dir, and waits until it answers HTTP GET
+// healthPath with 200. Close stops it; Release stops it and removes the log
+// unless the run failed. When it fails to start, the error names its log.
 func Spawn(ctx context.Context, exe string, args []string, dir, healthPath string) (*Target, error) {
 	for attempt := 0; ; attempt++ {
 		t, err := spawnOnce(ctx, exe, args, dir, healthPath)
-		// A free port may be taken between picking and binding it.
-		if err == nil || attempt == 2 || ctx.Err() != nil {
-			return t, err
+		if err == nil {
+			return t, nil
+		}
+		if attempt == 2 || ctx.Err() != nil {
+			return nil, err
+		}
+		// A free port may be taken between picking and binding it: try
+		// again, without the log of an attempt whose error is dropped.
+		if t != nil {
+			_ = os.Remove(t.log)
 		}
 	}
 }
@@ -88,13 +97,14 @@ func spawnOnce(ctx context.Context, exe string, args []string, dir, healthPath s
 	cmd := exec.Command(exe, append(append([]string(nil), args...), "--addr", addr)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
+		_ = os.Remove(logf.Name()) // empty
 		return nil, fmt.Errorf("spawn %s: %w", exe, err)
 	}
 	t := &Target{Addr: addr, PID: cmd.Process.Pid, proc: cmd, done: make(chan struct{}), log: logf.Name()}
 	go func() { _ = cmd.Wait(); close(t.done) }() // owned by t: Close waits for it
 	if err := t.waitUp(ctx, healthPath, 15*time.Second); err != nil {
 		t.Close()
-		return nil, err
+		return t, err // stopped; its log is kept
 	}
 	return t, nil
 }
@@ -125,7 +135,7 @@ func (t *Target) waitUp(ctx context.Context, path string, limit time.Duration) e
 		case <-t.done:
 			return fmt.Errorf("spawned server exited before answering (log: %s)", t.log)
 		case <-ctx.Done():
-			return ctx.Err()
+			return fmt.Errorf("wait for the spawned server: %w (log: %s)", ctx.Err(), t.log)
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -152,11 +162,30 @@ func (t *Target) Sample() (ProcSample, bool) {
 
 // Close stops a spawned server, with SIGTERM and then, after 15 s, SIGKILL,
 // and waits for it to exit. It does nothing to a server it did not start.
+// The server's log is kept.
 func (t *Target) Close() error {
 	if t.proc == nil {
 		return nil
 	}
 	return StopProcess(t.proc.Process, t.done, 15*time.Second)
+}
+
+// Release stops the server as Close does, at the end of a run that ended
+// with runErr. A spawned server's log is removed when the run succeeded and
+// the server stopped cleanly; otherwise it is kept, and the error returned
+// (runErr joined with Close's) names it.
+func (t *Target) Release(runErr error) error {
+	if t.proc == nil {
+		return runErr
+	}
+	err := errors.Join(runErr, t.Close())
+	if err != nil {
+		return fmt.Errorf("%w (server log kept: %s)", err, t.log)
+	}
+	if rerr := os.Remove(t.log); rerr != nil {
+		return fmt.Errorf("remove server log: %w", rerr)
+	}
+	return nil
 }
 
 // StopProcess sends p SIGTERM and, if done is not closed within grace,
