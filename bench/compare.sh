@@ -3,36 +3,71 @@
 # the beat path) and etcd 3.4 leases, in one run on this machine, everything
 # on 127.0.0.1. Prints one table with ratios and each target met or not.
 #
-#   bench/compare.sh [--quick] [--out DIR]
+#   bench/compare.sh [--quick] [--out DIR] [--yes]
 #
-# Needs Go; installs etcd-server with apt-get when etcd is missing. Every run
+# Needs Go and etcd. When etcd is missing it installs Debian's etcd-server
+# with apt-get, printing the commands first: as root at once (unattended, as
+# in CI), otherwise with sudo after asking (--yes: without asking). Every run
 # below is bounded in count and time; the whole script takes about 8 minutes
 # at default sizes, about 3 with --quick.
 set -euo pipefail
 
 quick=0
 out=""
+yes=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) quick=1 ;;
 	--out) out="$2"; shift ;;
-	-h | --help) sed -n '2,10p' "$0"; exit 0 ;;
+	--yes) yes=1 ;;
+	-h | --help) sed -n '2,12p' "$0"; exit 0 ;;
 	*) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
 done
+# install_etcd installs Debian's etcd-server with apt-get, or says why not.
+install_etcd() {
+	local sudo="" c
+	local cmds=("apt-get update -qq" "env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server")
+	if ! command -v apt-get >/dev/null 2>&1; then
+		echo "compare.sh: etcd is not on PATH and apt-get is unavailable:" >&2
+		echo "  install etcd 3.4 or later so that 'etcd' is on PATH, and run again" >&2
+		exit 1
+	fi
+	if [ "$(id -u)" != 0 ]; then
+		if ! command -v sudo >/dev/null 2>&1; then
+			echo "compare.sh: etcd is not on PATH and sudo is unavailable; as root, run:" >&2
+			printf '  %s\n' "${cmds[@]}" >&2
+			exit 1
+		fi
+		sudo="sudo"
+	fi
+	echo "# etcd is not on PATH; installing Debian's etcd-server:" >&2
+	for c in "${cmds[@]}"; do echo "#   $sudo${sudo:+ }$c" >&2; done
+	if [ -n "$sudo" ] && [ "$yes" != 1 ]; then
+		local answer=""
+		[ -t 0 ] && { read -r -p "Run these commands? [y/N] " answer || true; }
+		case "$answer" in
+		y | Y | yes) ;;
+		*) echo "compare.sh: etcd not installed; run the commands above, or pass --yes" >&2; exit 1 ;;
+		esac
+	fi
+	for c in "${cmds[@]}"; do
+		# shellcheck disable=SC2086 # each command splits into its words
+		$sudo $c >&2
+	done
+	if ! command -v etcd >/dev/null 2>&1; then
+		echo "compare.sh: etcd-server is installed, but etcd is still not on PATH" >&2
+		exit 1
+	fi
+}
+command -v etcd >/dev/null 2>&1 || install_etcd
+
 cd "$(dirname "$0")/.."
 root=$(pwd)
 out=${out:-$(mktemp -d "${TMPDIR:-/tmp}/pulse-compare.XXXXXX")}
 mkdir -p "$out"
 
-if ! command -v etcd >/dev/null 2>&1; then
-	echo "# installing etcd-server" >&2
-	sudo=""
-	[ "$(id -u)" = 0 ] || sudo=sudo
-	$sudo apt-get update -qq >&2
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq etcd-server >&2
-fi
 echo "# building into $out" >&2
 go build -o "$out/pulse" ./cmd/pulse
 (cd bench/etcdload && go build -o "$out/etcdload" .)
