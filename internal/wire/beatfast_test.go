@@ -76,22 +76,31 @@ func FuzzDecodeBeatFast(f *testing.F) {
 	})
 }
 
+// BenchmarkDecodeBeat decodes nacos-sdk-go v1.1.4 beat bodies: with empty
+// metadata, and with two keys, whose map the decoder must build.
 func BenchmarkDecodeBeat(b *testing.B) {
-	s := fastBeatSamples[0]
-	b.Run("fast", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := DecodeBeat(s); err != nil {
-				b.Fatal(err)
-			}
+	for _, c := range []struct{ name, body string }{
+		{"metadata=0", fastBeatSamples[0]},
+		{"metadata=2", `{"cluster":"DEFAULT","ip":"127.0.0.1","metadata":{"version":"1.2.3","zone":"eu-1"},"port":8080,"scheduled":false,"serviceName":"DEFAULT_GROUP@@svc","weight":1}`},
+	} {
+		if _, ok := decodeBeatFast(c.body); !ok {
+			b.Fatalf("%s: not on the fast path", c.name)
 		}
-	})
-	b.Run("general", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := decodeBeatSlow(s); err != nil {
-				b.Fatal(err)
+		b.Run(c.name+"/fast", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := DecodeBeat(c.body); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
+		})
+		b.Run(c.name+"/general", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := decodeBeatSlow(c.body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
