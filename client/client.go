@@ -66,7 +66,12 @@ type Config struct {
 	// Username and Password, when Username is set, make the client log in
 	// (POST <ContextPath>/v1/auth/users/login) and send the token it gets as
 	// the accessToken parameter of every request. The token is renewed once
-	// 90% of its lifetime (tokenTtl) has passed.
+	// 90% of its lifetime (tokenTtl) has passed, and after a 403. A server
+	// without auth (its login answers 404 or 501, or 200 without an
+	// accessToken) gets no token; the client logs that once at info and
+	// tries to log in again after 5 minutes (or 90% of a tokenTtl given),
+	// or at the first 403. A login answered 403 (a wrong password) fails
+	// the request.
 	Username string
 	Password string
 	// Timeout bounds each request to one server. Default 5 s.
