@@ -86,6 +86,14 @@ type Config struct {
 	// one. The socket listens on all interfaces and opens with the first
 	// subscription.
 	UDPPort int
+	// PushFromAny makes the client take pushes from any address. By default
+	// it takes them only from the addresses the Servers resolve to (looked
+	// up when the push socket opens, and again at most every 30 s when a
+	// datagram comes from elsewhere) and drops others unanswered, so that
+	// nobody else on the network can rewrite its view of a service. Set it
+	// when servers push from addresses not in Servers, as behind a
+	// load-balanced virtual IP; polls keep a subscription current either way.
+	PushFromAny bool
 	// ClientIP is the address announced for pushes (the clientIP parameter).
 	// Blank lets the server push to the address the query came from.
 	ClientIP string
@@ -111,6 +119,7 @@ type Config struct {
 // server is one configured server.
 type server struct {
 	base string // scheme://host:port
+	host string // name or IP, without brackets
 }
 
 // Client talks to a Pulse or Nacos 1.x naming server. It is safe for
@@ -138,6 +147,8 @@ type Client struct {
 	// dropPushes, when set, makes the receiver discard datagrams unread, as
 	// if UDP lost them (a test hook).
 	dropPushes atomic.Bool
+	// pushFrom is owned by the receiver goroutine.
+	pushFrom pushSources
 
 	// mu guards the fields below.
 	mu       sync.Mutex
@@ -170,12 +181,12 @@ func New(cfg Config) (*Client, error) {
 	var errs []error
 	var servers []server
 	for _, s := range cfg.Servers {
-		base, err := parseServer(s)
+		srv, err := parseServer(s)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		servers = append(servers, server{base: base})
+		servers = append(servers, srv)
 	}
 	if cfg.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("timeout %v: must not be negative", cfg.Timeout))
@@ -220,18 +231,18 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-func parseServer(s string) (string, error) {
+func parseServer(s string) (server, error) {
 	s = strings.TrimSpace(s)
 	scheme := "http"
 	if i := strings.Index(s, "://"); i >= 0 {
 		scheme, s = strings.ToLower(s[:i]), s[i+3:]
 		if scheme != "http" && scheme != "https" {
-			return "", fmt.Errorf("server %q: scheme must be http or https", s)
+			return server{}, fmt.Errorf("server %q: scheme must be http or https", s)
 		}
 	}
 	s = strings.TrimRight(s, "/")
 	if s == "" {
-		return "", errors.New("server address is empty")
+		return server{}, errors.New("server address is empty")
 	}
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
@@ -239,13 +250,13 @@ func parseServer(s string) (string, error) {
 		host, port = strings.Trim(s, "[]"), "8848"
 	}
 	if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
-		return "", fmt.Errorf("server %q: bad port %q", s, port)
+		return server{}, fmt.Errorf("server %q: bad port %q", s, port)
 	}
 	if host == "" || strings.ContainsAny(host, "/?#@ ") {
-		return "", fmt.Errorf("server %q: bad host", s)
+		return server{}, fmt.Errorf("server %q: bad host", s)
 	}
 	u := url.URL{Scheme: scheme, Host: net.JoinHostPort(host, port)}
-	return u.String(), nil
+	return server{base: u.String(), host: host}, nil
 }
 
 // Close stops every heartbeat, subscription and the push socket, and
