@@ -138,7 +138,8 @@ type Client struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine of the client
 
-	beatLoops atomic.Int32 // running beat loops, for tests
+	beatLoops  atomic.Int32 // running beat loops, for tests
+	watchLoops atomic.Int32 // running watcher loops, for tests
 	// batchIn feeds the batcher (BatchBeats); noBatch is set once a server
 	// said it has no batch endpoint; phase aligns this client's beats.
 	batchIn chan *beatReq

@@ -42,6 +42,10 @@ func (c *Client) HaltBeats() {
 // BeatLoops returns the number of beat goroutines running.
 func (c *Client) BeatLoops() int { return int(c.beatLoops.Load()) }
 
+// WatchLoops returns the number of watcher goroutines running: each polls
+// one service.
+func (c *Client) WatchLoops() int { return int(c.watchLoops.Load()) }
+
 // SetNow replaces the clock the client reads for token lifetimes and for
 // the age of its lookup of push sources. Call it before the first request.
 func (c *Client) SetNow(now func() time.Time) { c.now = now }
