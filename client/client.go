@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pulse-registry/pulse/internal/naming"
 )
 
 // Version is the version of this package. The client sends it in its
@@ -28,9 +30,9 @@ const (
 	DefaultServer       = "127.0.0.1:8848"
 	DefaultContextPath  = "/nacos"
 	DefaultTimeout      = 5 * time.Second
-	DefaultBeatInterval = 5 * time.Second
-	DefaultGroup        = "DEFAULT_GROUP"
-	DefaultCluster      = "DEFAULT"
+	DefaultBeatInterval = naming.DefaultBeatInterval
+	DefaultGroup        = naming.DefaultGroup
+	DefaultCluster      = naming.DefaultCluster
 )
 
 // Errors returned by the client.
@@ -294,28 +296,14 @@ func (c *Client) ActiveBeats() int {
 }
 
 // groupedName returns group@@service; a service name that already holds
-// "@@" is taken as grouped.
+// "@@" is taken as grouped, and then group must be blank or the same.
 func groupedName(service, group string) (string, error) {
 	service = strings.TrimSpace(service)
 	if service == "" {
 		return "", errors.New("client: service name is empty")
 	}
-	if strings.Contains(service, "@@") {
-		if g, _, _ := strings.Cut(service, "@@"); group != "" && g != group {
-			return "", fmt.Errorf("client: service %q is grouped but group is %q", service, group)
-		}
-		return service, nil
+	if g, _, ok := strings.Cut(service, naming.GroupSeparator); ok && group != "" && g != group {
+		return "", fmt.Errorf("client: service %q is grouped but group is %q", service, group)
 	}
-	if group == "" {
-		group = DefaultGroup
-	}
-	return group + "@@" + service, nil
-}
-
-// splitGrouped returns the group and the bare name of a grouped name.
-func splitGrouped(grouped string) (group, service string) {
-	if g, s, ok := strings.Cut(grouped, "@@"); ok {
-		return g, s
-	}
-	return DefaultGroup, grouped
+	return naming.Grouped(group, service), nil
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -197,6 +198,26 @@ func TestCLI(t *testing.T) {
 	out, err := env.Output()
 	if err != nil || strings.TrimSpace(string(out)) != "DEFAULT_GROUP@@web" {
 		t.Errorf("services with PULSE_SERVER: got %q, %v", out, err)
+	}
+}
+
+func TestInstanceFlags_registration(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		metadata string
+		want     map[string]string
+	}{
+		{"pairs", "zone=a,k=", map[string]string{"zone": "a", "k": ""}},
+		{"JSON object", `{"zone":"a","n":1,"ok":true}`, map[string]string{"zone": "a", "n": "1", "ok": "true"}},
+		{"blank", " ", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := instanceFlags{service: "s", ip: "10.0.0.1", port: 1, weight: 1, metadata: tc.metadata, full: true}
+			reg, err := f.registration()
+			if err != nil || !maps.Equal(reg.Metadata, tc.want) {
+				t.Errorf("metadata %q: got %v, %v; want %v", tc.metadata, reg.Metadata, err, tc.want)
+			}
+		})
 	}
 }
 
