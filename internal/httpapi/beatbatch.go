@@ -73,14 +73,29 @@ func (h *Handler) batchBeat(b wire.BatchBeat, now time.Time) (int, time.Duration
 		return 0, 0, badRequest(fmt.Sprintf("Param 'port' is illegal, it must be an integer in 0..65535: %d", b.Port))
 	}
 	spec := naming.BeatSpec{Cluster: b.ClusterName, IP: b.IP, Port: b.Port}
+	raw := ""
 	if len(b.Beat) > 0 && string(b.Beat) != "null" {
-		full, err := wire.DecodeBeat(string(b.Beat))
+		raw = string(b.Beat)
+		ref, err := wire.DecodeBeatRef(raw)
 		if err != nil {
 			return 0, 0, badRequest("Param 'beat' is illegal, " + err.Error())
 		}
-		spec = beatFromBody(full, spec.Cluster)
+		if ref.Cluster != "" {
+			spec.Cluster = ref.Cluster
+		}
+		spec.IP, spec.Port = ref.IP, ref.Port
 	}
 	res, err := h.w.Beat(key, spec, now)
+	if err == nil && !res.Found && raw != "" {
+		full, err := wire.DecodeBeat(raw)
+		if err != nil {
+			return 0, 0, badRequest("Param 'beat' is illegal, " + err.Error())
+		}
+		res, err = h.w.Beat(key, beatFromBody(full, b.ClusterName), now)
+		if err != nil {
+			return 0, 0, err
+		}
+	}
 	if err != nil {
 		return 0, 0, err
 	}

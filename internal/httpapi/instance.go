@@ -316,17 +316,18 @@ func (h *Handler) beat(w http.ResponseWriter, r *http.Request, p *params) error 
 	if err != nil {
 		return err
 	}
-	var body wire.Beat
-	hasBody := false
-	if raw := p.optional("beat", ""); raw != "" {
-		if body, err = wire.DecodeBeat(raw); err != nil {
+	raw := p.optional("beat", "")
+	if raw != "" {
+		// Only what identifies the instance: its metadata matters only if it
+		// must be re-created, which is rare.
+		ref, err := wire.DecodeBeatRef(raw)
+		if err != nil {
 			return badRequest("Param 'beat' is illegal, " + err.Error())
 		}
-		hasBody = true
-		if body.Cluster != "" {
-			cluster = body.Cluster
+		if ref.Cluster != "" {
+			cluster = ref.Cluster
 		}
-		ip, port = body.IP, body.Port
+		ip, port = ref.IP, ref.Port
 	}
 	key, err := serviceKey(p)
 	if err != nil {
@@ -334,10 +335,16 @@ func (h *Handler) beat(w http.ResponseWriter, r *http.Request, p *params) error 
 	}
 	now := h.clk.Now()
 	res, err := h.w.Beat(key, naming.BeatSpec{Cluster: cluster, IP: ip, Port: port}, now)
-	if err == nil && !res.Found && hasBody {
-		// Unknown: re-register from the body. Building the spec only here
-		// keeps the common beat free of allocations.
+	if err == nil && !res.Found && raw != "" {
+		// Unknown: re-register from the whole body.
+		body, err := wire.DecodeBeat(raw)
+		if err != nil {
+			return badRequest("Param 'beat' is illegal, " + err.Error())
+		}
 		res, err = h.w.Beat(key, beatFromBody(body, cluster), now)
+		if err != nil {
+			return err
+		}
 	}
 	if err != nil {
 		return err
