@@ -10,10 +10,10 @@ import (
 
 // Preserved metadata keys that change how Pulse treats an instance.
 const (
-	MetaBeatInterval = "preserved.heart.beat.interval"
-	MetaBeatTimeout  = "preserved.heart.beat.timeout"
-	MetaDeleteTimout = "preserved.ip.delete.timeout"
-	MetaIDGenerator  = "preserved.instance.id.generator"
+	MetaBeatInterval  = "preserved.heart.beat.interval"
+	MetaBeatTimeout   = "preserved.heart.beat.timeout"
+	MetaDeleteTimeout = "preserved.ip.delete.timeout"
+	MetaIDGenerator   = "preserved.instance.id.generator"
 )
 
 // Nacos defaults for ephemeral instances.
@@ -63,15 +63,6 @@ func (m Metadata) Map() map[string]string {
 	return out
 }
 
-// Get returns the value of key.
-func (m Metadata) Get(key string) (string, bool) {
-	if m.IsEmpty() {
-		return "", false
-	}
-	v, ok := m.Map()[key]
-	return v, ok
-}
-
 // Timing is an instance's heartbeat timing, read from its preserved metadata.
 type Timing struct {
 	// BeatInterval is the beat period the instance asked for; zero means it
@@ -88,7 +79,7 @@ func TimingOf(m map[string]string) Timing {
 		// Zero would make clients beat in a tight loop: treat it as unset.
 		BeatInterval:  millisOr(m[MetaBeatInterval], 0),
 		BeatTimeout:   millisOr(m[MetaBeatTimeout], DefaultBeatTimeout),
-		DeleteTimeout: millisOr(m[MetaDeleteTimout], DefaultDeleteTimeout),
+		DeleteTimeout: millisOr(m[MetaDeleteTimeout], DefaultDeleteTimeout),
 	}
 }
 
