@@ -21,10 +21,14 @@ const maxBatchBeats = 5000
 // period instead of one per instance. Each beat behaves exactly as PUT
 // /instance/beat; a bad beat fails alone, with code 400 in its result.
 // Nacos answers this path with 501, which tells a client to fall back.
-func (h *Handler) beatBatch(w http.ResponseWriter, r *http.Request, _ *params) error {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil {
-		return badRequest("read request body: " + err.Error())
+func (h *Handler) beatBatch(w http.ResponseWriter, r *http.Request, p *params) error {
+	// Without a Content-Type the parameter parser has read the body already.
+	body := p.body.Bytes()
+	if len(body) == 0 {
+		var err error
+		if body, err = io.ReadAll(io.LimitReader(r.Body, maxBody+1)); err != nil {
+			return badRequest("read request body: " + err.Error())
+		}
 	}
 	if len(body) > maxBody {
 		return badRequest(fmt.Sprintf("request body larger than %d bytes", maxBody))

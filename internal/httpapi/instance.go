@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 
 	"github.com/pulse-registry/pulse/internal/naming"
 	"github.com/pulse-registry/pulse/internal/push"
@@ -104,7 +105,8 @@ func (h *Handler) deregister(w http.ResponseWriter, r *http.Request, p *params) 
 	if err != nil {
 		return err
 	}
-	if h.w.Deregister(key, clusterParam(p), ip, port, p.boolParam("ephemeral", true), h.clk.Now()) {
+	ephemeral := p.boolParam("ephemeral", h.sw.Get().DefaultInstanceEphemeral)
+	if h.w.Deregister(key, clusterParam(p), ip, port, ephemeral, h.clk.Now()) {
 		h.deregisters.Add(1)
 	}
 	writeOK(w)
@@ -461,7 +463,7 @@ func (h *Handler) setHealth(w http.ResponseWriter, r *http.Request, p *params) e
 
 func checkerIsNone(checker string) bool {
 	var c struct{ Type string }
-	return json.Unmarshal([]byte(checker), &c) == nil && c.Type == "NONE"
+	return json.Unmarshal([]byte(checker), &c) == nil && strings.EqualFold(c.Type, "NONE")
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/pulse-registry/pulse/internal/wire"
 )
@@ -58,13 +57,11 @@ func (h *Handler) metrics(w http.ResponseWriter, r *http.Request, p *params) err
 // standalone server.
 func (h *Handler) servers(w http.ResponseWriter, r *http.Request, p *params) error {
 	self := h.cfg.Self
-	ip := self.Addr().String()
-	port := int(self.Port())
 	writeJSON(w, wire.Servers{Servers: []wire.Member{{
-		IP:      ip,
-		Port:    port,
+		IP:      self.Addr().String(),
+		Port:    int(self.Port()),
 		State:   "UP",
-		Address: ip + ":" + strconv.Itoa(port),
+		Address: self.String(), // [v6]:port for IPv6
 		ExtendInfo: map[string]any{
 			"lastRefreshTime": h.clk.Now().UnixMilli(),
 			"site":            "unknown",
