@@ -171,6 +171,9 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc(ns+"/", func(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusNotImplemented, "no such api:"+r.Method+":"+r.URL.Path)
 	})
+	auth := h.cfg.ContextPath + "/v1/auth"
+	h.handle(auth+"/login", route{"POST": h.login})
+	h.handle(auth+"/users/login", route{"POST": h.login})
 	console := h.cfg.ContextPath + "/v1/console"
 	h.mux.HandleFunc("GET "+console+"/health/liveness", func(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusOK, "OK")

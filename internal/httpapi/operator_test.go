@@ -234,3 +234,20 @@ func TestServers_IPv6Address(t *testing.T) {
 		t.Errorf("got %+v, want ip ::1, port 8848, address [::1]:8848", m)
 	}
 }
+
+func TestLogin_AuthOff(t *testing.T) {
+	c := newClient(t)
+	for _, path := range []string{"/v1/auth/login", "/v1/auth/users/login"} {
+		status, body := do(t, "POST", c.srv.API+path, "", "username=nacos&password=whatever")
+		var got map[string]any
+		if err := json.Unmarshal([]byte(body), &got); err != nil || status != 200 {
+			t.Fatalf("%s: got %d %s", path, status, body)
+		}
+		if _, ok := got["accessToken"]; ok || got["tokenTtl"] != float64(18000) || got["username"] != "nacos" {
+			t.Errorf("%s: got %s, want no accessToken, a numeric tokenTtl and the username", path, body)
+		}
+	}
+	if status, body := do(t, "POST", c.srv.API+"/v1/auth/users/login", "", "password=x"); status != 400 || body != "Param 'username' is required." {
+		t.Errorf("no username: got %d %q", status, body)
+	}
+}

@@ -3,6 +3,7 @@ package naming
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"time"
 	"unique"
@@ -22,6 +23,22 @@ const (
 	DefaultBeatTimeout   = 15 * time.Second
 	DefaultDeleteTimeout = 30 * time.Second
 )
+
+// MaxMetadataBytes bounds the metadata of one instance, service or cluster
+// (keys and values together): a registry of a million instances cannot keep
+// megabytes for each.
+const MaxMetadataBytes = 64 << 10
+
+func checkMetadata(m map[string]string) error {
+	n := 0
+	for k, v := range m {
+		n += len(k) + len(v)
+	}
+	if n > MaxMetadataBytes {
+		return invalid("metadata", fmt.Sprintf("metadata too large: %d bytes of keys and values, at most %d", n, MaxMetadataBytes))
+	}
+	return nil
+}
 
 // Metadata is an immutable string map. It is stored as its canonical JSON
 // text (keys sorted) and interned, so that the many instances that carry the

@@ -223,6 +223,9 @@ func checkSpec(spec *InstanceSpec) error {
 	if spec.Cluster == "" {
 		spec.Cluster = DefaultCluster
 	}
+	if err := checkMetadata(spec.Metadata); err != nil {
+		return err
+	}
 	return ValidateCluster(spec.Cluster)
 }
 
@@ -340,6 +343,9 @@ func (r *Registry) PatchInstance(key ServiceKey, cluster, ip string, port int, p
 	}
 	if p.Weight != nil && !(*p.Weight >= 0 && *p.Weight <= 10000) {
 		return invalid("weight", "instance format invalid: The weights range from 0.0 to 10000.0")
+	}
+	if err := checkMetadata(p.Metadata); err != nil {
+		return err
 	}
 	return r.write(func(ch *changes) error {
 		in := r.findLocked(key, cluster, ip, port)
@@ -565,7 +571,7 @@ func checkServiceSpec(spec ServiceSpec) error {
 	if !(spec.ProtectThreshold >= 0 && spec.ProtectThreshold <= 1) {
 		return invalid("protectThreshold", "Param 'protectThreshold' is illegal, it must be a number in 0..1")
 	}
-	return nil
+	return checkMetadata(spec.Metadata)
 }
 
 func applyServiceSpec(s *service, spec ServiceSpec) {
@@ -594,6 +600,9 @@ func (r *Registry) DeleteService(key ServiceKey, now time.Time) error {
 // cluster when missing. The service must exist.
 func (r *Registry) UpdateCluster(key ServiceKey, name string, spec ClusterSpec, now time.Time) error {
 	if err := ValidateCluster(name); err != nil {
+		return err
+	}
+	if err := checkMetadata(spec.Metadata); err != nil {
 		return err
 	}
 	return r.write(func(ch *changes) error {
@@ -670,19 +679,24 @@ func (r *Registry) UpdateMetadata(key ServiceKey, b MetadataBatch, now time.Time
 		}
 		done := map[Metadata]result{}
 		for _, in := range targets {
-			res, ok := done[in.meta]
-			if !ok {
-				m := in.meta.Map()
-				for k, v := range b.Entries {
-					if b.Delete {
-						delete(m, k)
-					} else {
-						m[k] = v
-					}
-				}
-				res = result{MetadataOf(m), timingHandle(m)}
-				done[in.meta] = res
+			if _, ok := done[in.meta]; ok {
+				continue
 			}
+			m := in.meta.Map()
+			for k, v := range b.Entries {
+				if b.Delete {
+					delete(m, k)
+				} else {
+					m[k] = v
+				}
+			}
+			if err := checkMetadata(m); err != nil {
+				return err // before any instance changed
+			}
+			done[in.meta] = result{MetadataOf(m), timingHandle(m)}
+		}
+		for _, in := range targets {
+			res := done[in.meta]
 			in.meta, in.timing = res.meta, res.timing
 			if in.ephemeral {
 				r.scheduleLocked(in)

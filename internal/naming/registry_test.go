@@ -3,6 +3,7 @@ package naming
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -544,4 +545,28 @@ func TestRegistry_BeatAfterDeregister(t *testing.T) {
 			t.Errorf("got %+v, %v; an expired instance's beat must re-create it", res, err)
 		}
 	})
+}
+
+func TestRegistry_MetadataBound(t *testing.T) {
+	reg, _ := newRegistry(t)
+	big := map[string]string{"pad": strings.Repeat("x", MaxMetadataBytes)}
+	s := spec("10.0.0.1", 1)
+	s.Metadata = big
+	var ie *InvalidError
+	if err := reg.Register(svcKey, s, t0); !errors.As(err, &ie) || ie.Param != "metadata" {
+		t.Fatalf("got %v, want an InvalidError on metadata", err)
+	}
+	mustRegister(t, reg, svcKey, spec("10.0.0.1", 1), t0)
+	mustRegister(t, reg, svcKey, spec("10.0.0.1", 2), t0)
+	if _, err := reg.UpdateMetadata(svcKey, MetadataBatch{Kind: "ephemeral", Entries: big}, t0); !errors.As(err, &ie) {
+		t.Fatalf("batch: got %v, want an InvalidError", err)
+	}
+	for _, port := range []int{1, 2} {
+		if h, _ := reg.Instance(svcKey, "", "10.0.0.1", port); h.Metadata.JSON() != "{}" {
+			t.Errorf("port %d: a refused batch changed the metadata to %.40s", port, h.Metadata.JSON())
+		}
+	}
+	if err := reg.PatchInstance(svcKey, "", "10.0.0.1", 1, Patch{Metadata: big}, t0); !errors.As(err, &ie) {
+		t.Errorf("patch: got %v, want an InvalidError", err)
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/netip"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,7 +100,7 @@ type Pusher struct {
 	wake chan struct{} // capacity 1
 
 	// mu guards the fields below and the targets and pending pushes they
-	// reach. It is never held during I/O.
+	// reach. It is never held while sending or receiving datagrams.
 	mu       sync.Mutex
 	subs     map[naming.ServiceKey]*subscription
 	dirty    []naming.ServiceKey // services changed since the last tick
@@ -178,25 +179,31 @@ func (p *Pusher) Subscribe(t Target) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	sub := p.subs[t.Key]
-	if sub == nil {
-		if p.nTargets >= p.cfg.MaxTargets {
-			p.st.refused.Add(1)
-			return false
-		}
-		sub = &subscription{targets: map[targetID]*target{}}
-		p.subs[t.Key] = sub
+	var tg *target
+	if sub != nil {
+		tg = sub.targets[id]
 	}
-	tg := sub.targets[id]
 	if tg == nil {
 		if p.nTargets >= p.cfg.MaxTargets {
 			p.st.refused.Add(1)
 			return false
 		}
-		tg = &target{id: id, subscribed: now}
+		// A target outlives its request, whose strings may share memory with
+		// the whole request body: keep copies.
+		t.Key = naming.ServiceKey{Namespace: strings.Clone(t.Key.Namespace), Name: strings.Clone(t.Key.Name)}
+		t.Clusters, t.Env, t.App = strings.Clone(t.Clusters), strings.Clone(t.Env), strings.Clone(t.App)
+		t.Agent = wire.ParseAgent(strings.Clone(t.Agent.Raw))
+		id.clusters, id.env, id.agent = t.Clusters, t.Env, t.Agent.Raw
+		if sub == nil {
+			sub = &subscription{targets: map[targetID]*target{}}
+			p.subs[t.Key] = sub
+		}
+		tg = &target{Target: t, id: id, subscribed: now}
 		sub.targets[id] = tg
 		p.nTargets++
+	} else if tg.App != t.App {
+		tg.App = strings.Clone(t.App)
 	}
-	tg.Target = t
 	tg.refreshed = now
 	return true
 }
