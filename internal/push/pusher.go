@@ -109,7 +109,8 @@ type Pusher struct {
 	// loosePending indexes pending pushes by port and sequence; nil marks
 	// an ambiguous key.
 	loosePending map[looseKey]*pending
-	retries      retryHeap
+	retries      dueHeap[retry]
+	trailing     dueHeap[trailingRound]
 	limiters     map[netip.AddrPort]*rate.Limiter
 	seq          int64
 	sweepAt      time.Time
@@ -127,7 +128,9 @@ type counters struct {
 // New returns a Pusher that sends from conn and reads acks on it. The Pusher
 // owns conn from now on and closes it when Run returns.
 func New(cfg Config, conn *net.UDPConn, src Source, sw *switches.Set, clk clock.Clock, log *slog.Logger) (*Pusher, error) {
-	cfg.fill()
+	if cfg == (Config{}) {
+		cfg = DefaultConfig()
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -259,6 +262,9 @@ func (p *Pusher) flush() {
 	p.mu.Lock()
 	keys := p.dirty
 	p.dirty = nil
+	for len(p.trailing) > 0 { // merged changes waiting for their window
+		keys = append(keys, p.trailing.pop().v.key)
+	}
 	var rounds []round
 	now := p.clk.Now()
 	for _, k := range keys {
@@ -314,27 +320,28 @@ func (p *Pusher) tick(now time.Time) time.Time {
 		}
 		if due := sub.lastRound.Add(p.cfg.MergeWindow); now.Before(due) {
 			sub.trailing = due // merged into one trailing round
+			p.trailing.push(due, trailingRound{k, due})
 		} else {
 			rounds = append(rounds, round{key: k, changed: sub.changed})
 			sub.changed, sub.lastRound = time.Time{}, now
 		}
 	}
 	p.dirty = p.dirty[:0]
-	var next time.Time
-	for k, sub := range p.subs {
-		if sub.trailing.IsZero() {
-			continue
+	for p.trailing.dueBy(now) {
+		tr := p.trailing.pop().v
+		sub := p.subs[tr.key]
+		if sub == nil || !sub.trailing.Equal(tr.due) {
+			continue // the service's subscription went meanwhile
 		}
-		if !now.Before(sub.trailing) {
-			rounds = append(rounds, round{key: k, changed: sub.changed})
-			sub.changed, sub.trailing, sub.lastRound = time.Time{}, time.Time{}, now
-			continue
-		}
-		next = earliest(next, sub.trailing)
+		rounds = append(rounds, round{key: tr.key, changed: sub.changed})
+		sub.changed, sub.trailing, sub.lastRound = time.Time{}, time.Time{}, now
 	}
 	sends = p.dueRetriesLocked(now, sends)
-	if len(p.retries) > 0 {
-		next = earliest(next, p.retries[0].due)
+	var next time.Time
+	for _, t := range []time.Time{p.trailing.next(), p.retries.next()} {
+		if !t.IsZero() {
+			next = earliest(next, t)
+		}
 	}
 	if !now.Before(p.sweepAt) {
 		p.sweepLocked(now)
@@ -388,6 +395,13 @@ func (p *Pusher) dropTargetLocked(sub *subscription, id targetID, t *target) {
 	delete(sub.targets, id)
 	p.nTargets--
 	p.log.Debug("push target expired", "service", t.Key.Name, "addr", t.Addr.String(), "agent", t.Agent.Raw)
+}
+
+// trailingRound is a service's merged changes waiting for the end of the
+// merge window.
+type trailingRound struct {
+	key naming.ServiceKey
+	due time.Time
 }
 
 type round struct {

@@ -50,7 +50,7 @@ type Config struct {
 	// PushToSource ignores the clientIP of list queries and pushes to the
 	// address the query came from (see httpapi.Config.PushToSource).
 	PushToSource bool
-	// Push tunes UDP push; zero fields take push.DefaultConfig.
+	// Push tunes UDP push; the zero value means push.DefaultConfig.
 	Push push.Config
 }
 
@@ -61,6 +61,7 @@ func DefaultConfig() Config {
 		ContextPath:     "/nacos",
 		ShutdownTimeout: 10 * time.Second,
 		ReadTimeout:     30 * time.Second,
+		Push:            push.DefaultConfig(),
 		Version:         "dev",
 	}
 }
