@@ -114,6 +114,8 @@ type Pusher struct {
 	limiters     map[netip.AddrPort]*rate.Limiter
 	seq          int64
 	sweepAt      time.Time
+	// listBuf holds the list answer being encoded; only the loop uses it.
+	listBuf []byte
 	// srtt, rttvar and rto adapt the ack timeout to measured round trips.
 	srtt, rttvar, rto time.Duration
 
@@ -448,7 +450,10 @@ func (p *Pusher) push(r round, now time.Time) {
 		sel := p.src.Select(naming.Query{Key: r.key, Clusters: naming.ParseClusters(v.clusters), HealthyOnly: v.healthyOnly}, hosts)
 		hosts = sel.Hosts
 		l := wire.List{Name: r.key.Name, Clusters: v.clusters, Env: v.env, CacheMillis: cacheMillis, Grouped: v.grouped, Selection: sel}
-		data := wire.AppendList(nil, &l)
+		// Only the loop goroutine runs rounds: one buffer serves them all.
+		// EncodePush copies what it keeps.
+		p.listBuf = wire.AppendList(p.listBuf[:0], &l)
+		data := p.listBuf
 		p.mu.Lock()
 		p.seq++
 		seq := p.seq
@@ -477,6 +482,9 @@ func (p *Pusher) push(r round, now time.Time) {
 		p.mu.Unlock()
 	}
 	clear(hosts)
+	if cap(p.listBuf) > 1<<20 {
+		p.listBuf = nil // a huge service's answer: do not keep its buffer
+	}
 	p.send(sends, now)
 }
 
