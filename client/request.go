@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pulse-registry/pulse/internal/wire"
 )
 
 // maxAnswer bounds the answers the client reads; an instance list of ten
@@ -166,11 +168,6 @@ const (
 	noAuthRetry = 5 * time.Minute
 )
 
-type loginAnswer struct {
-	AccessToken string  `json:"accessToken"`
-	TokenTTL    float64 `json:"tokenTtl"` // seconds
-}
-
 // token returns a valid token, logging in to srv when there is none or it
 // is due for renewal. The token is empty when the server has no auth: it
 // has no login endpoint (404, or Nacos' 501), or its login answer carries
@@ -192,11 +189,11 @@ func (a *auth) token(ctx context.Context, c *Client, srv server) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("log in as %s: %w", c.cfg.Username, err)
 	}
-	var ans loginAnswer
+	var ans wire.Login
 	if err := json.Unmarshal(b, &ans); err != nil {
 		return "", fmt.Errorf("log in as %s: decode answer: %w", c.cfg.Username, err)
 	}
-	ttl := time.Duration(ans.TokenTTL * float64(time.Second))
+	ttl := time.Duration(ans.TokenTTL) * time.Second
 	if ans.AccessToken == "" {
 		if ttl <= 0 {
 			ttl = noAuthRetry
