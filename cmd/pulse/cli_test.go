@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"maps"
 	"os"
@@ -20,15 +21,32 @@ import (
 	"github.com/pulse-registry/pulse/internal/servertest"
 )
 
-// buildPulse builds the pulse binary into a temporary directory.
+// built is the pulse binary, built once for every test that runs it.
+var built struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+// buildPulse returns the pulse binary, stamped with version v0.0.0-test,
+// building it on first use; TestMain removes it.
 func buildPulse(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "pulse")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "pulse-test-"); built.err != nil {
+			return
+		}
+		built.path = filepath.Join(built.dir, "pulse")
+		out, err := exec.Command("go", "build", "-ldflags", "-X main.version=v0.0.0-test", "-o", built.path, ".").CombinedOutput()
+		if err != nil {
+			built.err = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return bin
+	return built.path
 }
 
 // lines collects the output lines of a running command.
