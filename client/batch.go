@@ -149,14 +149,14 @@ func (c *Client) sendBatch(batch []*beatReq) {
 			continue
 		}
 		res := reply.Results[i]
-		if res.Code != codeOK && res.Code != codeNotFound {
+		if res.Code != wire.CodeOK && res.Code != wire.CodeResourceNotFound {
 			r.done <- batchResult{err: &ServerError{Status: res.Code, Body: res.Message}}
 			continue
 		}
 		r.done <- batchResult{ans: beatAnswer{
 			ClientBeatInterval: res.ClientBeatInterval,
 			Code:               res.Code,
-			LightBeatEnabled:   reply.LightBeatEnabled && res.Code == codeOK,
+			LightBeatEnabled:   reply.LightBeatEnabled && res.Code == wire.CodeOK,
 		}}
 	}
 }

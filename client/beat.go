@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/pulse-registry/pulse/internal/naming"
+	"github.com/pulse-registry/pulse/internal/wire"
 )
 
 // beat is the heartbeat record of one ephemeral instance (the seeds'
@@ -44,11 +47,11 @@ func (b *beat) registration() registration {
 }
 
 // beatPeriod is the record's period: the instance's metadata
-// preserved.heart.beat.interval (ms) when it is a positive number, else the
-// configured default.
+// preserved.heart.beat.interval (ms), read as the server reads it, when it
+// is set and positive, else the configured default.
 func (c *Client) beatPeriod(meta map[string]string) time.Duration {
-	if ms, err := strconv.ParseInt(meta["preserved.heart.beat.interval"], 10, 64); err == nil && ms > 0 {
-		return time.Duration(ms) * time.Millisecond
+	if d := naming.TimingOf(meta).BeatInterval; d > 0 {
+		return d
 	}
 	return c.cfg.BeatInterval
 }
@@ -184,7 +187,7 @@ func (c *Client) sendBeat(b *beat, light bool) (time.Duration, bool) {
 	if ans.ClientBeatInterval > 0 {
 		next = time.Duration(ans.ClientBeatInterval) * time.Millisecond
 	}
-	if ans.Code == codeNotFound {
+	if ans.Code == wire.CodeResourceNotFound {
 		select {
 		case <-b.stopped:
 			return next, false // being deregistered: do not bring it back
@@ -222,7 +225,7 @@ func (c *Client) beatOnce(p url.Values) (beatAnswer, error) {
 	if err != nil {
 		return beatAnswer{}, err
 	}
-	ans := beatAnswer{Code: codeOK}
+	ans := beatAnswer{Code: wire.CodeOK}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &ans); err != nil {
 			return beatAnswer{}, fmt.Errorf("decode beat answer: %w", err)

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pulse-registry/pulse/internal/naming"
 )
 
 // Version is the version of this package. The client sends it in its
@@ -28,9 +30,9 @@ const (
 	DefaultServer       = "127.0.0.1:8848"
 	DefaultContextPath  = "/nacos"
 	DefaultTimeout      = 5 * time.Second
-	DefaultBeatInterval = 5 * time.Second
-	DefaultGroup        = "DEFAULT_GROUP"
-	DefaultCluster      = "DEFAULT"
+	DefaultBeatInterval = naming.DefaultBeatInterval
+	DefaultGroup        = naming.DefaultGroup
+	DefaultCluster      = naming.DefaultCluster
 )
 
 // Errors returned by the client.
@@ -66,7 +68,12 @@ type Config struct {
 	// Username and Password, when Username is set, make the client log in
 	// (POST <ContextPath>/v1/auth/users/login) and send the token it gets as
 	// the accessToken parameter of every request. The token is renewed once
-	// 90% of its lifetime (tokenTtl) has passed.
+	// 90% of its lifetime (tokenTtl) has passed, and after a 403. A server
+	// without auth (its login answers 404 or 501, or 200 without an
+	// accessToken) gets no token; the client logs that once at info and
+	// tries to log in again after 5 minutes (or 90% of a tokenTtl given),
+	// or at the first 403. A login answered 403 (a wrong password) fails
+	// the request.
 	Username string
 	Password string
 	// Timeout bounds each request to one server. Default 5 s.
@@ -81,6 +88,14 @@ type Config struct {
 	// one. The socket listens on all interfaces and opens with the first
 	// subscription.
 	UDPPort int
+	// PushFromAny makes the client take pushes from any address. By default
+	// it takes them only from the addresses the Servers resolve to (looked
+	// up when the push socket opens, and again at most every 30 s when a
+	// datagram comes from elsewhere) and drops others unanswered, so that
+	// nobody else on the network can rewrite its view of a service. Set it
+	// when servers push from addresses not in Servers, as behind a
+	// load-balanced virtual IP; polls keep a subscription current either way.
+	PushFromAny bool
 	// ClientIP is the address announced for pushes (the clientIP parameter).
 	// Blank lets the server push to the address the query came from.
 	ClientIP string
@@ -106,6 +121,7 @@ type Config struct {
 // server is one configured server.
 type server struct {
 	base string // scheme://host:port
+	host string // name or IP, without brackets
 }
 
 // Client talks to a Pulse or Nacos 1.x naming server. It is safe for
@@ -124,7 +140,8 @@ type Client struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine of the client
 
-	beatLoops atomic.Int32 // running beat loops, for tests
+	beatLoops  atomic.Int32 // running beat loops, for tests
+	watchLoops atomic.Int32 // running watcher loops, for tests
 	// batchIn feeds the batcher (BatchBeats); noBatch is set once a server
 	// said it has no batch endpoint; phase aligns this client's beats.
 	batchIn chan *beatReq
@@ -133,6 +150,8 @@ type Client struct {
 	// dropPushes, when set, makes the receiver discard datagrams unread, as
 	// if UDP lost them (a test hook).
 	dropPushes atomic.Bool
+	// pushFrom is owned by the receiver goroutine.
+	pushFrom pushSources
 
 	// mu guards the fields below.
 	mu       sync.Mutex
@@ -165,12 +184,12 @@ func New(cfg Config) (*Client, error) {
 	var errs []error
 	var servers []server
 	for _, s := range cfg.Servers {
-		base, err := parseServer(s)
+		srv, err := parseServer(s)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		servers = append(servers, server{base: base})
+		servers = append(servers, srv)
 	}
 	if cfg.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("timeout %v: must not be negative", cfg.Timeout))
@@ -215,18 +234,18 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-func parseServer(s string) (string, error) {
+func parseServer(s string) (server, error) {
 	s = strings.TrimSpace(s)
 	scheme := "http"
 	if i := strings.Index(s, "://"); i >= 0 {
 		scheme, s = strings.ToLower(s[:i]), s[i+3:]
 		if scheme != "http" && scheme != "https" {
-			return "", fmt.Errorf("server %q: scheme must be http or https", s)
+			return server{}, fmt.Errorf("server %q: scheme must be http or https", s)
 		}
 	}
 	s = strings.TrimRight(s, "/")
 	if s == "" {
-		return "", errors.New("server address is empty")
+		return server{}, errors.New("server address is empty")
 	}
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
@@ -234,13 +253,13 @@ func parseServer(s string) (string, error) {
 		host, port = strings.Trim(s, "[]"), "8848"
 	}
 	if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
-		return "", fmt.Errorf("server %q: bad port %q", s, port)
+		return server{}, fmt.Errorf("server %q: bad port %q", s, port)
 	}
 	if host == "" || strings.ContainsAny(host, "/?#@ ") {
-		return "", fmt.Errorf("server %q: bad host", s)
+		return server{}, fmt.Errorf("server %q: bad host", s)
 	}
 	u := url.URL{Scheme: scheme, Host: net.JoinHostPort(host, port)}
-	return u.String(), nil
+	return server{base: u.String(), host: host}, nil
 }
 
 // Close stops every heartbeat, subscription and the push socket, and
@@ -277,28 +296,14 @@ func (c *Client) ActiveBeats() int {
 }
 
 // groupedName returns group@@service; a service name that already holds
-// "@@" is taken as grouped.
+// "@@" is taken as grouped, and then group must be blank or the same.
 func groupedName(service, group string) (string, error) {
 	service = strings.TrimSpace(service)
 	if service == "" {
 		return "", errors.New("client: service name is empty")
 	}
-	if strings.Contains(service, "@@") {
-		if g, _, _ := strings.Cut(service, "@@"); group != "" && g != group {
-			return "", fmt.Errorf("client: service %q is grouped but group is %q", service, group)
-		}
-		return service, nil
+	if g, _, ok := strings.Cut(service, naming.GroupSeparator); ok && group != "" && g != group {
+		return "", fmt.Errorf("client: service %q is grouped but group is %q", service, group)
 	}
-	if group == "" {
-		group = DefaultGroup
-	}
-	return group + "@@" + service, nil
-}
-
-// splitGrouped returns the group and the bare name of a grouped name.
-func splitGrouped(grouped string) (group, service string) {
-	if g, s, ok := strings.Cut(grouped, "@@"); ok {
-		return g, s
-	}
-	return DefaultGroup, grouped
+	return naming.Grouped(group, service), nil
 }

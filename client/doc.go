@@ -25,8 +25,10 @@
 //
 // Subscriptions open one UDP socket per client and announce its port on
 // their list queries; the server pushes changes to it and the client
-// acknowledges each push. Because UDP may be lost, subscriptions also poll
-// the server every cacheMillis, the period the server's answer names.
+// acknowledges each push. It takes pushes only from the addresses its
+// servers resolve to, unless Config.PushFromAny is set. Because UDP may be
+// lost, subscriptions also poll the server every cacheMillis, the period
+// the server's answer names.
 //
 // # Servers, failover and cache
 //

@@ -42,5 +42,18 @@ func (c *Client) HaltBeats() {
 // BeatLoops returns the number of beat goroutines running.
 func (c *Client) BeatLoops() int { return int(c.beatLoops.Load()) }
 
-// SetNow replaces the clock the client reads for token lifetimes.
+// WatchLoops returns the number of watcher goroutines running: each polls
+// one service.
+func (c *Client) WatchLoops() int { return int(c.watchLoops.Load()) }
+
+// SetNow replaces the clock the client reads for token lifetimes and for
+// the age of its lookup of push sources. Call it before the first request.
 func (c *Client) SetNow(now func() time.Time) { c.now = now }
+
+// PushesRejected returns the number of datagrams dropped because they came
+// from an address that is no server's.
+func (c *Client) PushesRejected() int64 { return c.pushFrom.rejected.Load() }
+
+// PushSourceLookups returns the number of times the receiver looked up the
+// servers' addresses.
+func (c *Client) PushSourceLookups() int { return int(c.pushFrom.lookups.Load()) }

@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/pulse-registry/pulse/internal/naming"
 )
 
 // Instance is an instance as the server lists it.
@@ -92,7 +94,7 @@ func (r Registration) check() (registration, error) {
 	if r.Cluster == "" {
 		r.Cluster = DefaultCluster
 	}
-	r.Group, _ = splitGrouped(grouped)
+	r.Group, _ = naming.SplitGrouped(grouped)
 	r.Metadata = maps.Clone(r.Metadata)
 	return registration{Registration: r, grouped: grouped}, nil
 }

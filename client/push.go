@@ -1,12 +1,15 @@
 package client
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/pulse-registry/pulse/internal/wire"
@@ -37,9 +40,13 @@ func (c *Client) pushPort() (int, error) {
 }
 
 // receive reads pushes until the socket closes. For each push of a service
-// it sends the ack on the same socket to the datagram's source, then hands
-// the data to the service's watcher without waiting for it.
+// from an accepted source it sends the ack on the same socket to the
+// datagram's source, then hands the data to the service's watcher without
+// waiting for it.
 func (c *Client) receive(conn *net.UDPConn) {
+	if !c.cfg.PushFromAny {
+		c.lookUpServers()
+	}
 	buf := make([]byte, maxDatagram)
 	for {
 		n, from, err := conn.ReadFromUDPAddrPort(buf)
@@ -59,6 +66,14 @@ func (c *Client) receive(conn *net.UDPConn) {
 		if c.dropPushes.Load() {
 			continue
 		}
+		if !c.pushAllowed(from.Addr()) {
+			// No ack, no log line per datagram: a stranger gets nothing,
+			// and a flood costs a counter.
+			if c.pushFrom.rejected.Add(1) == 1 {
+				c.log.Info("dropping pushes from an address that is no server; see Config.PushFromAny", "from", from.Addr().String())
+			}
+			continue
+		}
 		c.handlePush(conn, from, buf[:n])
 	}
 }
@@ -69,14 +84,14 @@ func (c *Client) handlePush(conn *net.UDPConn, from netip.AddrPort, datagram []b
 		c.log.Warn("undecodable push", "from", from.String(), "err", err)
 		return // no ack: the server sends it again or the poll catches up
 	}
+	// A "dump" gets the unknown-ack too: servers never ask for one, and the
+	// cache is nobody else's business.
 	var ack []byte
 	switch pkt.Type {
 	case wire.PushTypeDom, wire.PushTypeService:
 		ack = wire.AppendAck(nil, pkt.LastRefTime)
-	case "dump":
-		ack = c.dumpAck(pkt.LastRefTime)
 	default:
-		ack = otherAck("unknown-ack", pkt.LastRefTime, "")
+		ack = unknownAck(pkt.LastRefTime)
 	}
 	if _, err := conn.WriteToUDPAddrPort(ack, from); err != nil {
 		c.log.Warn("send push ack", "to", from.String(), "err", err)
@@ -94,30 +109,79 @@ func (c *Client) handlePush(conn *net.UDPConn, from netip.AddrPort, datagram []b
 	}
 }
 
-func otherAck(typ string, seq int64, data string) []byte {
+func unknownAck(seq int64) []byte {
 	b, _ := json.Marshal(struct {
 		Type        string `json:"type"`
 		LastRefTime string `json:"lastRefTime"`
 		Data        string `json:"data"`
-	}{typ, strconv.FormatInt(seq, 10), data})
+	}{"unknown-ack", strconv.FormatInt(seq, 10), ""})
 	return b
 }
 
-// dumpAck answers a dump request with the client's cache: a JSON object
-// from cache key to the service's last answer.
-func (c *Client) dumpAck(seq int64) []byte {
-	c.mu.Lock()
-	ws := make([]*watcher, 0, len(c.watchers))
-	for _, w := range c.watchers {
-		ws = append(ws, w)
+// lookUpEvery bounds how often a datagram from an unknown address makes the
+// client look the servers up again: a flood costs one lookup per period.
+const lookUpEvery = 30 * time.Second
+
+// pushSources are the addresses pushes are taken from. The receiver
+// goroutine alone reads and writes them; the counters are for tests.
+type pushSources struct {
+	byHost   map[string][]netip.Addr // server host: its addresses, unmapped, no zone
+	lookedUp time.Time               // zero before the first lookup
+	lookups  atomic.Int32
+	rejected atomic.Int64
+}
+
+// pushAllowed reports whether a datagram from addr may be read as a push.
+func (c *Client) pushAllowed(addr netip.Addr) bool {
+	if c.cfg.PushFromAny {
+		return true
 	}
-	c.mu.Unlock()
-	dump := map[string]json.RawMessage{}
-	for _, w := range ws {
-		if snap := w.latest(); snap != nil && json.Valid(snap.raw) {
-			dump[w.key] = snap.raw
+	addr = addr.Unmap().WithZone("")
+	if c.pushFrom.has(addr) {
+		return true
+	}
+	if c.now().Sub(c.pushFrom.lookedUp) < lookUpEvery {
+		return false
+	}
+	c.lookUpServers() // a server may have moved
+	return c.pushFrom.has(addr)
+}
+
+func (p *pushSources) has(addr netip.Addr) bool {
+	for _, as := range p.byHost {
+		if slices.Contains(as, addr) {
+			return true
 		}
 	}
-	b, _ := json.Marshal(dump)
-	return otherAck("dump-ack", seq, string(b))
+	return false
+}
+
+// lookUpServers resolves every server's host, within the client's timeout.
+// A host that fails to resolve keeps the addresses it had.
+func (c *Client) lookUpServers() {
+	p := &c.pushFrom
+	p.lookups.Add(1)
+	p.lookedUp = c.now()
+	if p.byHost == nil {
+		p.byHost = map[string][]netip.Addr{}
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.Timeout)
+	defer cancel()
+	for _, srv := range c.servers {
+		if a, err := netip.ParseAddr(srv.host); err == nil {
+			p.byHost[srv.host] = []netip.Addr{a.Unmap().WithZone("")}
+			continue
+		}
+		as, err := net.DefaultResolver.LookupNetIP(ctx, "ip", srv.host)
+		if err != nil {
+			if c.ctx.Err() == nil {
+				c.log.Warn("look up server for pushes", "host", srv.host, "err", err)
+			}
+			continue
+		}
+		for i, a := range as {
+			as[i] = a.Unmap().WithZone("")
+		}
+		p.byHost[srv.host] = as
+	}
 }

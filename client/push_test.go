@@ -53,7 +53,14 @@ type pusher struct {
 
 func newPusher(t testing.TB, c *client.Client) *pusher {
 	t.Helper()
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	return newPusherFrom(t, c, net.IPv4(127, 0, 0, 1))
+}
+
+// newPusherFrom returns a pusher whose datagrams come from ip, a loopback
+// address.
+func newPusherFrom(t testing.TB, c *client.Client, ip net.IP) *pusher {
+	t.Helper()
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,10 +162,11 @@ func TestClient_push(t *testing.T) {
 		if err := json.Unmarshal(p.ack(2*time.Second), &ack); err != nil || ack.Type != "unknown-ack" || ack.LastRefTime != "11" {
 			t.Errorf("ack of an unknown type: got %+v, %v", ack, err)
 		}
+		// Servers never ask for a dump: the cache is nobody's business.
 		p.send([]byte(`{"type":"dump","data":"","lastRefTime":12}`))
 		var dump struct{ Type, LastRefTime, Data string }
-		if err := json.Unmarshal(p.ack(2*time.Second), &dump); err != nil || dump.Type != "dump-ack" || !strings.Contains(dump.Data, `"`+name+`"`) {
-			t.Errorf("dump ack: got %+v, %v", dump, err)
+		if err := json.Unmarshal(p.ack(2*time.Second), &dump); err != nil || dump.Type != "unknown-ack" || dump.LastRefTime != "12" || dump.Data != "" {
+			t.Errorf("ack of a dump: got %+v, %v; want an empty unknown-ack", dump, err)
 		}
 	})
 	t.Run("garbage gets no ack", func(t *testing.T) {
@@ -223,9 +231,11 @@ func TestClient_Subscribe_serverPush(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		clientIP string
+		byName   bool // the server is configured as localhost
 	}{
-		{"to the query's source address", ""},
-		{"to the declared client IP", "127.0.0.1"},
+		{"to the query's source address", "", false},
+		{"to the declared client IP", "127.0.0.1", false},
+		{"from a server named by host name", "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := startServer(t)
@@ -233,7 +243,13 @@ func TestClient_Subscribe_serverPush(t *testing.T) {
 			admin := newClient(t, client.Config{Servers: []string{addrOf(srv)}})
 			// No MaxPollInterval: the server's 10 s cacheMillis rules, so
 			// only a push can bring a change within a second.
-			c := newClient(t, client.Config{Servers: []string{rec.Addr()}, ClientIP: tc.clientIP})
+			addr := rec.Addr()
+			if tc.byName {
+				// Pushes are taken from the addresses the name resolves to.
+				_, port, _ := strings.Cut(addr, ":")
+				addr = "localhost:" + port
+			}
+			c := newClient(t, client.Config{Servers: []string{addr}, ClientIP: tc.clientIP})
 			ctx := t.Context()
 			var evs events
 			sub, err := c.Subscribe(ctx, client.Query{Service: "live"}, evs.add)
@@ -313,5 +329,105 @@ func TestClient_Subscribe_pushBeforeFirstAnswer(t *testing.T) {
 	})
 	if got := len(rec.requests("/v1/ns/instance/list")); got != 1 {
 		t.Errorf("list queries: got %d, want 1: the change must have come by push", got)
+	}
+}
+
+func TestClient_push_source(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		any  bool
+	}{
+		{"only from the servers", false},
+		{"from any address", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := startServer(t)
+			admin := newClient(t, client.Config{Servers: []string{addrOf(srv)}})
+			c := newClient(t, client.Config{Servers: []string{addrOf(srv)}, PushFromAny: tc.any})
+			ctx := t.Context()
+			if err := admin.RegisterInstance(ctx, client.Registration{Service: "src", IP: "10.0.0.1", Port: 1, Persistent: true}); err != nil {
+				t.Fatal(err)
+			}
+			var evs events
+			sub, err := c.Subscribe(ctx, client.Query{Service: "src"}, evs.add)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Unsubscribe()
+			evs.waitEvent(t, 0, 3*time.Second, "the first event", func(client.Event) bool { return true })
+			const name = "DEFAULT_GROUP@@src"
+			base := time.Now().Add(time.Hour).UnixMilli()
+			server := newPusher(t, c)                               // from 127.0.0.1, the server's address
+			stranger := newPusherFrom(t, c, net.IPv4(127, 0, 0, 2)) // from an address no server has
+
+			stranger.push(1, listJSON(t, name, base, nil, "10.0.0.1:1", "10.6.6.6:1"))
+			if tc.any {
+				if got, want := string(stranger.ack(2*time.Second)), string(wire.AppendAck(nil, 1)); got != want {
+					t.Fatalf("ack to the stranger: got %q, want %q", got, want)
+				}
+				evs.waitEvent(t, 1, 3*time.Second, "the stranger's push", func(ev client.Event) bool {
+					_, ok := find(ev.Added, "10.6.6.6", 1)
+					return ok
+				})
+				if got := c.PushesRejected(); got != 0 {
+					t.Errorf("pushes rejected: got %d, want 0", got)
+				}
+				return
+			}
+			// The receiver reads in order: once the server's push is acked,
+			// the stranger's has been handled, and an ack to it would
+			// already be waiting.
+			server.push(2, listJSON(t, name, base+1, nil, "10.0.0.1:1", "10.0.0.2:1"))
+			if got, want := string(server.ack(2*time.Second)), string(wire.AppendAck(nil, 2)); got != want {
+				t.Fatalf("ack to the server: got %q, want %q", got, want)
+			}
+			if ack := stranger.ack(100 * time.Millisecond); ack != nil {
+				t.Errorf("the stranger got an ack: %q", ack)
+			}
+			if got := c.PushesRejected(); got != 1 {
+				t.Errorf("pushes rejected: got %d, want 1", got)
+			}
+			evs.waitEvent(t, 1, 3*time.Second, "the server's push", func(ev client.Event) bool {
+				_, ok := find(ev.Added, "10.0.0.2", 1)
+				return ok
+			})
+			for _, ev := range evs.all() {
+				if _, ok := find(ev.Instances, "10.6.6.6", 1); ok {
+					t.Errorf("the stranger's instance was applied: %+v", ev)
+				}
+			}
+			list, err := c.Instances(ctx, client.Query{Service: "src"})
+			if _, ok := find(list, "10.6.6.6", 1); ok || err != nil {
+				t.Errorf("instances: got %v, %v; want no 10.6.6.6", addrs(list), err)
+			}
+		})
+	}
+}
+
+// Servers are looked up when the socket opens, and again for a datagram
+// from an unknown address only when the last lookup is 30 s old.
+func TestClient_push_sourceLookups(t *testing.T) {
+	c := newClient(t, client.Config{Servers: []string{"127.0.0.1:1"}})
+	var now atomic.Int64
+	start := time.Now()
+	now.Store(start.UnixNano())
+	c.SetNow(func() time.Time { return time.Unix(0, now.Load()) })
+	stranger := newPusherFrom(t, c, net.IPv4(127, 0, 0, 2))
+	waitFor(t, 2*time.Second, "the lookup at open", func() bool { return c.PushSourceLookups() == 1 })
+	flood := func(n int, want int64) {
+		t.Helper()
+		for i := range n {
+			stranger.push(int64(i), listJSON(t, "DEFAULT_GROUP@@x", 1, nil))
+		}
+		waitFor(t, 2*time.Second, "the datagrams to be rejected", func() bool { return c.PushesRejected() == want })
+	}
+	flood(20, 20)
+	if got := c.PushSourceLookups(); got != 1 {
+		t.Errorf("lookups after 20 datagrams within 30 s: got %d, want 1", got)
+	}
+	now.Store(start.Add(31 * time.Second).UnixNano())
+	flood(20, 40)
+	if got := c.PushSourceLookups(); got != 2 {
+		t.Errorf("lookups after 20 datagrams 31 s later: got %d, want 2", got)
 	}
 }

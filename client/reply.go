@@ -37,12 +37,6 @@ type beatAnswer struct {
 	LightBeatEnabled   bool  `json:"lightBeatEnabled"` // absent means false
 }
 
-// Nacos codes in beat answers.
-const (
-	codeOK       = 10200
-	codeNotFound = 20404
-)
-
 // beatBody is the "beat" parameter of a full heartbeat, from which a server
 // can re-create an instance it lost.
 type beatBody struct {

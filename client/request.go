@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pulse-registry/pulse/internal/wire"
 )
 
 // maxAnswer bounds the answers the client reads; an instance list of ten
@@ -154,18 +156,22 @@ type auth struct {
 	loggedIn  bool
 	value     string    // may be empty: a server without auth gives no token
 	refreshAt time.Time // when to log in again: at 90% of the token's lifetime
+	saidOff   bool      // "server has no auth" was logged
 }
 
-// minTokenTTL is the lifetime assumed for a token whose answer names none.
-const minTokenTTL = 10 * time.Second
-
-type loginAnswer struct {
-	AccessToken string  `json:"accessToken"`
-	TokenTTL    float64 `json:"tokenTtl"` // seconds
-}
+const (
+	// minTokenTTL is the lifetime assumed for a token whose answer names
+	// none.
+	minTokenTTL = 10 * time.Second
+	// noAuthRetry is how long a client trusts a server's word that it has
+	// no auth before it tries to log in again.
+	noAuthRetry = 5 * time.Minute
+)
 
 // token returns a valid token, logging in to srv when there is none or it
-// is due for renewal.
+// is due for renewal. The token is empty when the server has no auth: it
+// has no login endpoint (404, or Nacos' 501), or its login answer carries
+// no accessToken, which Nacos clients also take as logged in.
 func (a *auth) token(ctx context.Context, c *Client, srv server) (string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -175,20 +181,47 @@ func (a *auth) token(ctx context.Context, c *Client, srv server) (string, error)
 	}
 	params := url.Values{"username": {c.cfg.Username}, "password": {c.cfg.Password}}
 	b, err := c.send(ctx, srv, http.MethodPost, pathLogin, params, nil)
+	var se *ServerError
+	if errors.As(err, &se) && (se.Status == http.StatusNotFound || se.Status == http.StatusNotImplemented) {
+		a.authOff(c, srv, now, noAuthRetry, fmt.Sprintf("login answered %d", se.Status))
+		return "", nil
+	}
 	if err != nil {
 		return "", fmt.Errorf("log in as %s: %w", c.cfg.Username, err)
 	}
-	var ans loginAnswer
+	var ans wire.Login
 	if err := json.Unmarshal(b, &ans); err != nil {
 		return "", fmt.Errorf("log in as %s: decode answer: %w", c.cfg.Username, err)
 	}
-	ttl := time.Duration(ans.TokenTTL * float64(time.Second))
+	ttl := time.Duration(ans.TokenTTL) * time.Second
+	if ans.AccessToken == "" {
+		if ttl <= 0 {
+			ttl = noAuthRetry
+		} else {
+			ttl = ttl * 9 / 10
+		}
+		a.authOff(c, srv, now, ttl, "login answer holds no token")
+		return "", nil
+	}
 	if ttl <= 0 {
 		ttl = minTokenTTL // no lifetime given: ask again soon rather than never
 	}
-	a.loggedIn, a.value, a.refreshAt = true, ans.AccessToken, now.Add(ttl*9/10)
+	a.loggedIn, a.value, a.refreshAt, a.saidOff = true, ans.AccessToken, now.Add(ttl*9/10), false
 	c.log.Debug("logged in", "server", srv.base, "token_ttl", ttl)
 	return a.value, nil
+}
+
+// authOff records that srv needs no token, until now+retry. The first time
+// in a row it says so at info, so that a misconfigured server is noticed
+// without repeating the line at every retry.
+func (a *auth) authOff(c *Client, srv server, now time.Time, retry time.Duration, why string) {
+	a.loggedIn, a.value, a.refreshAt = true, "", now.Add(retry)
+	if !a.saidOff {
+		a.saidOff = true
+		c.log.Info("server has no auth; sending no token", "server", srv.base, "why", why, "retry_in", retry)
+		return
+	}
+	c.log.Debug("server still has no auth", "server", srv.base, "why", why)
 }
 
 func (a *auth) invalidate() {

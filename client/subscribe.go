@@ -273,6 +273,8 @@ func (c *Client) dropSubscription(s *Subscription) {
 // run polls and applies pushes until the watcher stops.
 func (w *watcher) run(port int, first *snapshot, fresh bool) {
 	c := w.c
+	c.watchLoops.Add(1)
+	defer c.watchLoops.Add(-1)
 	var stale error
 	if !fresh {
 		stale = errors.New("started from the disk cache") // poll again soon

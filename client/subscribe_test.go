@@ -180,11 +180,15 @@ func TestSubscription_Unsubscribe(t *testing.T) {
 		t.Errorf("events after unsubscribing: got %d, want 1", got)
 	}
 
+	if got := c.WatchLoops(); got != 1 {
+		t.Fatalf("watcher loops while subscribed: got %d, want 1", got)
+	}
 	sub2.Unsubscribe()
 	sub2.Unsubscribe() // twice is harmless
-	// The last subscriber gone, polling stops: at most a poll in flight.
+	// The last subscriber gone, the watcher ends and nothing polls any
+	// more: at most a poll in flight finishes.
 	n := len(rec.requests("/v1/ns/instance/list"))
-	time.Sleep(200 * time.Millisecond) // ten poll periods
+	waitFor(t, 3*time.Second, "the watcher to end", func() bool { return c.WatchLoops() == 0 })
 	if got := len(rec.requests("/v1/ns/instance/list")); got > n+1 {
 		t.Errorf("polls after the last unsubscribe: %d, want at most 1", got-n)
 	}

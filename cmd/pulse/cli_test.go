@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,15 +21,32 @@ import (
 	"github.com/pulse-registry/pulse/internal/servertest"
 )
 
-// buildPulse builds the pulse binary into a temporary directory.
+// built is the pulse binary, built once for every test that runs it.
+var built struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+// buildPulse returns the pulse binary, stamped with version v0.0.0-test,
+// building it on first use; TestMain removes it.
 func buildPulse(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "pulse")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "pulse-test-"); built.err != nil {
+			return
+		}
+		built.path = filepath.Join(built.dir, "pulse")
+		out, err := exec.Command("go", "build", "-ldflags", "-X main.version=v0.0.0-test", "-o", built.path, ".").CombinedOutput()
+		if err != nil {
+			built.err = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return bin
+	return built.path
 }
 
 // lines collects the output lines of a running command.
@@ -197,6 +216,26 @@ func TestCLI(t *testing.T) {
 	out, err := env.Output()
 	if err != nil || strings.TrimSpace(string(out)) != "DEFAULT_GROUP@@web" {
 		t.Errorf("services with PULSE_SERVER: got %q, %v", out, err)
+	}
+}
+
+func TestInstanceFlags_registration(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		metadata string
+		want     map[string]string
+	}{
+		{"pairs", "zone=a,k=", map[string]string{"zone": "a", "k": ""}},
+		{"JSON object", `{"zone":"a","n":1,"ok":true}`, map[string]string{"zone": "a", "n": "1", "ok": "true"}},
+		{"blank", " ", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := instanceFlags{service: "s", ip: "10.0.0.1", port: 1, weight: 1, metadata: tc.metadata, full: true}
+			reg, err := f.registration()
+			if err != nil || !maps.Equal(reg.Metadata, tc.want) {
+				t.Errorf("metadata %q: got %v, %v; want %v", tc.metadata, reg.Metadata, err, tc.want)
+			}
+		})
 	}
 }
 

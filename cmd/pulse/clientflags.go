@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pulse-registry/pulse/client"
+	"github.com/pulse-registry/pulse/internal/wire"
 )
 
 // connFlags are the flags every client subcommand takes to reach a server.
@@ -119,7 +120,7 @@ func (f *instanceFlags) register(cmd *cobra.Command, full bool) {
 	f.full = full
 	if full {
 		fs.Float64Var(&f.weight, "weight", 1, "weight of the instance, 0 to 10000")
-		fs.StringVar(&f.metadata, "metadata", "", "metadata as k=v,k2=v2")
+		fs.StringVar(&f.metadata, "metadata", "", "metadata as k=v,k2=v2, or a JSON object")
 	}
 	for _, name := range []string{"service", "ip", "port"} {
 		_ = cmd.MarkFlagRequired(name)
@@ -127,9 +128,10 @@ func (f *instanceFlags) register(cmd *cobra.Command, full bool) {
 }
 
 func (f *instanceFlags) registration() (client.Registration, error) {
-	meta, err := parseMetadata(f.metadata)
+	// Read as the server reads its metadata parameter.
+	meta, err := wire.DecodeMetadata(f.metadata)
 	if err != nil {
-		return client.Registration{}, err
+		return client.Registration{}, fmt.Errorf("--metadata: want k=v pairs separated by commas, or a JSON object: %w", err)
 	}
 	if f.full && f.weight <= 0 {
 		// The client reads weight 0 as the default, 1: refuse it rather
@@ -146,23 +148,6 @@ func (f *instanceFlags) registration() (client.Registration, error) {
 		Metadata:   meta,
 		Persistent: !f.ephemeral,
 	}, nil
-}
-
-// parseMetadata reads "k=v,k2=v2".
-func parseMetadata(s string) (map[string]string, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
-	}
-	out := map[string]string{}
-	for _, kv := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(kv, "=")
-		k = strings.TrimSpace(k)
-		if !ok || k == "" {
-			return nil, fmt.Errorf("--metadata %q: want k=v pairs separated by commas", s)
-		}
-		out[k] = strings.TrimSpace(v)
-	}
-	return out, nil
 }
 
 // formatMetadata writes metadata as k=v,k2=v2, keys sorted.

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/pulse-registry/pulse/internal/push"
 	"github.com/pulse-registry/pulse/internal/server"
 )
 
@@ -37,14 +36,6 @@ Flags win over the environment.`,
 				return err
 			}
 			cfg.Version = version
-			// Zero means "default" inside push.Config; on the command line
-			// it means none.
-			if cfg.Push.MaxRetries == 0 {
-				cfg.Push.MaxRetries = -1
-			}
-			if cfg.Push.MergeWindow == 0 {
-				cfg.Push.MergeWindow = -1
-			}
 			srv, err := server.New(cfg, server.Options{Logger: logger})
 			if err != nil {
 				return err
@@ -63,8 +54,7 @@ Flags win over the environment.`,
 	f.StringVar(&cfg.Addr, "addr", cfg.Addr, "HTTP listen address (host:port; port 0 picks a free one)")
 	f.StringVar(&cfg.ContextPath, "context-path", cfg.ContextPath, "URL prefix of every endpoint")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long shutdown waits for in-flight requests")
-	pc := push.DefaultConfig()
-	cfg.Push = pc
+	pc := cfg.Push
 	f.StringVar(&cfg.PushAddr, "push-addr", "", "UDP address pushes are sent from (default: the host of --addr, any port)")
 	f.BoolVar(&cfg.PushToSource, "push-to-source", false, "push to the address a list query came from, ignoring its clientIP")
 	f.DurationVar(&cfg.Push.MergeWindow, "push-merge-window", pc.MergeWindow, "changes within this window after a push are merged into one trailing push")

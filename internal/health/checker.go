@@ -21,6 +21,7 @@ import (
 // implements it.
 type Expirer interface {
 	ExpireDue(now time.Time, out []naming.Transition) ([]naming.Transition, time.Time)
+	Housekeep(now time.Time) time.Time
 	Wake() <-chan struct{}
 }
 
@@ -70,10 +71,14 @@ func (c *Checker) Run(ctx context.Context) error {
 	var buf []naming.Transition
 	for {
 		changed := c.sw.Changed()
-		var next time.Time
+		next := c.reg.Housekeep(c.clk.Now())
 		if c.sw.Get().HealthCheckEnabled {
-			buf, next = c.reg.ExpireDue(c.clk.Now(), buf[:0])
+			var due time.Time
+			buf, due = c.reg.ExpireDue(c.clk.Now(), buf[:0])
 			c.record(buf)
+			if !due.IsZero() && (next.IsZero() || due.Before(next)) {
+				next = due
+			}
 		}
 		wait := time.Hour // re-armed by Wake whenever something earlier appears
 		if !next.IsZero() {

@@ -111,6 +111,18 @@ func TestChecker_SwitchOff(t *testing.T) {
 		if h, ok := healthy(t, reg, 1); !ok || !h {
 			t.Fatalf("with checking off: got healthy=%v present=%v, want untouched", h, ok)
 		}
+		// Housekeeping goes on with checking off: an implicit service left
+		// empty is still dropped after its TTL.
+		other := naming.ServiceKey{Namespace: "public", Name: "DEFAULT_GROUP@@other"}
+		if err := reg.Register(other, spec(9), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		reg.Deregister(other, "", "10.0.0.1", 9, true, time.Now())
+		time.Sleep(naming.DefaultEmptyServiceTTL)
+		synctest.Wait()
+		if _, err := reg.Service(other); err == nil {
+			t.Error("with checking off: an empty implicit service outlived its TTL")
+		}
 		if err := sw.Update("check", "true"); err != nil {
 			t.Fatal(err)
 		}

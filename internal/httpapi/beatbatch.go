@@ -21,10 +21,14 @@ const maxBatchBeats = 5000
 // period instead of one per instance. Each beat behaves exactly as PUT
 // /instance/beat; a bad beat fails alone, with code 400 in its result.
 // Nacos answers this path with 501, which tells a client to fall back.
-func (h *Handler) beatBatch(w http.ResponseWriter, r *http.Request, _ *params) error {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil {
-		return badRequest("read request body: " + err.Error())
+func (h *Handler) beatBatch(w http.ResponseWriter, r *http.Request, p *params) error {
+	// Without a Content-Type the parameter parser has read the body already.
+	body := p.body.Bytes()
+	if len(body) == 0 {
+		var err error
+		if body, err = io.ReadAll(io.LimitReader(r.Body, maxBody+1)); err != nil {
+			return badRequest("read request body: " + err.Error())
+		}
 	}
 	if len(body) > maxBody {
 		return badRequest(fmt.Sprintf("request body larger than %d bytes", maxBody))
@@ -73,14 +77,29 @@ func (h *Handler) batchBeat(b wire.BatchBeat, now time.Time) (int, time.Duration
 		return 0, 0, badRequest(fmt.Sprintf("Param 'port' is illegal, it must be an integer in 0..65535: %d", b.Port))
 	}
 	spec := naming.BeatSpec{Cluster: b.ClusterName, IP: b.IP, Port: b.Port}
+	raw := ""
 	if len(b.Beat) > 0 && string(b.Beat) != "null" {
-		full, err := wire.DecodeBeat(string(b.Beat))
+		raw = string(b.Beat)
+		ref, err := wire.DecodeBeatRef(raw)
 		if err != nil {
 			return 0, 0, badRequest("Param 'beat' is illegal, " + err.Error())
 		}
-		spec = beatFromBody(full, spec.Cluster)
+		if ref.Cluster != "" {
+			spec.Cluster = ref.Cluster
+		}
+		spec.IP, spec.Port = ref.IP, ref.Port
 	}
 	res, err := h.w.Beat(key, spec, now)
+	if err == nil && !res.Found && raw != "" {
+		full, err := wire.DecodeBeat(raw)
+		if err != nil {
+			return 0, 0, badRequest("Param 'beat' is illegal, " + err.Error())
+		}
+		res, err = h.w.Beat(key, beatFromBody(full, b.ClusterName), now)
+		if err != nil {
+			return 0, 0, err
+		}
+	}
 	if err != nil {
 		return 0, 0, err
 	}

@@ -86,3 +86,21 @@ func doJSON(t *testing.T, method, u, body string) (int, string) {
 	}
 	return resp.StatusCode, string(b)
 }
+
+func TestBeatBatch_WithoutContentType(t *testing.T) {
+	c := newClient(t)
+	c.register("serviceName=s&ip=10.0.0.1&port=80")
+	req, err := http.NewRequest("PUT", c.ns+"/instance/beat/batch", strings.NewReader(`{"beats":[{"serviceName":"DEFAULT_GROUP@@s","ip":"10.0.0.1","port":80}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var reply wire.BeatBatchReply
+	if err := json.NewDecoder(resp.Body).Decode(&reply); err != nil || resp.StatusCode != 200 || len(reply.Results) != 1 || reply.Results[0].Code != wire.CodeOK {
+		t.Errorf("got %d %+v (%v), want one beat answered 10200", resp.StatusCode, reply, err)
+	}
+}

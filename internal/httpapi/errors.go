@@ -53,6 +53,8 @@ func errorReply(err error) (int, string) {
 		return http.StatusNotFound, "instance not found"
 	case errors.Is(err, naming.ErrServiceExists):
 		return http.StatusBadRequest, "service already exists"
+	case errors.Is(err, naming.ErrFull):
+		return http.StatusServiceUnavailable, "registry full: no more instances can be registered"
 	}
 	// Nacos renders unexpected exceptions as "caused: <msg>;". A Go error's
 	// text already carries its whole chain.

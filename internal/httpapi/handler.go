@@ -171,6 +171,9 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc(ns+"/", func(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusNotImplemented, "no such api:"+r.Method+":"+r.URL.Path)
 	})
+	auth := h.cfg.ContextPath + "/v1/auth"
+	h.handle(auth+"/login", route{"POST": h.login})
+	h.handle(auth+"/users/login", route{"POST": h.login})
 	console := h.cfg.ContextPath + "/v1/console"
 	h.mux.HandleFunc("GET "+console+"/health/liveness", func(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusOK, "OK")
@@ -186,25 +189,6 @@ func (h *Handler) routes() {
 		writeJSON(w, wire.ServerState{Version: h.cfg.Version, StandaloneMode: "standalone", FunctionMode: "naming"})
 	})
 }
-
-// Handle registers an extra handler on the API's mux, for endpoints that
-// other packages own (push state, subscribers).
-func (h *Handler) Handle(pattern string, handler http.Handler) {
-	// A pattern for one of the fixed paths (say, with a method) must win as
-	// it would in the mux: that path then goes through the mux.
-	path := pattern
-	if _, rest, ok := strings.Cut(path, " "); ok {
-		path = strings.TrimSpace(rest)
-	}
-	if i := strings.IndexByte(path, '/'); i > 0 {
-		path = path[i:] // drop a host
-	}
-	delete(h.exact, path)
-	h.mux.Handle(pattern, handler)
-}
-
-// ContextPath returns the URL prefix, such as "/nacos".
-func (h *Handler) ContextPath() string { return h.cfg.ContextPath }
 
 func (h *Handler) handle(path string, rt route) {
 	f := func(w http.ResponseWriter, r *http.Request) {
@@ -230,10 +214,15 @@ func (h *Handler) handle(path string, rt route) {
 }
 
 // revise applies the switches an operator can use to shed traffic, as Nacos'
-// TrafficReviseFilter does: limitedUrlMap and overriddenServerStatus.
+// TrafficReviseFilter does: limitedUrlMap and overriddenServerStatus. The
+// switches endpoint itself is exempt, so that an operator can always undo
+// them.
 func (h *Handler) revise(w http.ResponseWriter, r *http.Request) bool {
-	sw := h.sw.Get()
 	path := strings.TrimPrefix(r.URL.Path, h.cfg.ContextPath)
+	if strings.HasSuffix(path, "/switches") {
+		return false
+	}
+	sw := h.sw.Get()
 	for prefix, code := range sw.LimitedURLMap {
 		if strings.HasPrefix(path, prefix) || strings.HasPrefix(r.URL.Path, prefix) {
 			w.WriteHeader(code)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 
 	"github.com/pulse-registry/pulse/internal/naming"
 	"github.com/pulse-registry/pulse/internal/push"
@@ -104,7 +105,8 @@ func (h *Handler) deregister(w http.ResponseWriter, r *http.Request, p *params) 
 	if err != nil {
 		return err
 	}
-	if h.w.Deregister(key, clusterParam(p), ip, port, p.boolParam("ephemeral", true), h.clk.Now()) {
+	ephemeral := p.boolParam("ephemeral", h.sw.Get().DefaultInstanceEphemeral)
+	if h.w.Deregister(key, clusterParam(p), ip, port, ephemeral, h.clk.Now()) {
 		h.deregisters.Add(1)
 	}
 	writeOK(w)
@@ -316,17 +318,18 @@ func (h *Handler) beat(w http.ResponseWriter, r *http.Request, p *params) error 
 	if err != nil {
 		return err
 	}
-	var body wire.Beat
-	hasBody := false
-	if raw := p.optional("beat", ""); raw != "" {
-		if body, err = wire.DecodeBeat(raw); err != nil {
+	raw := p.optional("beat", "")
+	if raw != "" {
+		// Only what identifies the instance: its metadata matters only if it
+		// must be re-created, which is rare.
+		ref, err := wire.DecodeBeatRef(raw)
+		if err != nil {
 			return badRequest("Param 'beat' is illegal, " + err.Error())
 		}
-		hasBody = true
-		if body.Cluster != "" {
-			cluster = body.Cluster
+		if ref.Cluster != "" {
+			cluster = ref.Cluster
 		}
-		ip, port = body.IP, body.Port
+		ip, port = ref.IP, ref.Port
 	}
 	key, err := serviceKey(p)
 	if err != nil {
@@ -334,10 +337,16 @@ func (h *Handler) beat(w http.ResponseWriter, r *http.Request, p *params) error 
 	}
 	now := h.clk.Now()
 	res, err := h.w.Beat(key, naming.BeatSpec{Cluster: cluster, IP: ip, Port: port}, now)
-	if err == nil && !res.Found && hasBody {
-		// Unknown: re-register from the body. Building the spec only here
-		// keeps the common beat free of allocations.
+	if err == nil && !res.Found && raw != "" {
+		// Unknown: re-register from the whole body.
+		body, err := wire.DecodeBeat(raw)
+		if err != nil {
+			return badRequest("Param 'beat' is illegal, " + err.Error())
+		}
 		res, err = h.w.Beat(key, beatFromBody(body, cluster), now)
+		if err != nil {
+			return err
+		}
 	}
 	if err != nil {
 		return err
@@ -454,7 +463,7 @@ func (h *Handler) setHealth(w http.ResponseWriter, r *http.Request, p *params) e
 
 func checkerIsNone(checker string) bool {
 	var c struct{ Type string }
-	return json.Unmarshal([]byte(checker), &c) == nil && c.Type == "NONE"
+	return json.Unmarshal([]byte(checker), &c) == nil && strings.EqualFold(c.Type, "NONE")
 }
 
 func ptr[T any](v T) *T { return &v }

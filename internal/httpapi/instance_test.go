@@ -386,3 +386,13 @@ func TestInstance_Detail(t *testing.T) {
 	c.register("serviceName=demo&ip=10.0.0.3&port=80&clusterName=c2")
 	c.fails(404, "no matched ip found!", "GET", "/instance", "serviceName=demo&ip=10.0.0.3&port=80&cluster=c2", "")
 }
+
+func TestDeregister_DefaultEphemeralFromSwitch(t *testing.T) {
+	c := newClient(t)
+	c.ok("PUT", "/operator/switches", "entry=defaultInstanceEphemeral&value=false", "")
+	c.register("serviceName=s&ip=10.0.0.1&port=80") // persistent, by the switch
+	c.ok("DELETE", "/instance", "serviceName=s&ip=10.0.0.1&port=80", "")
+	if got := c.list("serviceName=s"); len(got.Hosts) != 0 {
+		t.Errorf("deregister without ephemeral left %d hosts, want the persistent instance gone", len(got.Hosts))
+	}
+}

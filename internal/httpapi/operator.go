@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/pulse-registry/pulse/internal/wire"
 )
@@ -58,13 +57,11 @@ func (h *Handler) metrics(w http.ResponseWriter, r *http.Request, p *params) err
 // standalone server.
 func (h *Handler) servers(w http.ResponseWriter, r *http.Request, p *params) error {
 	self := h.cfg.Self
-	ip := self.Addr().String()
-	port := int(self.Port())
 	writeJSON(w, wire.Servers{Servers: []wire.Member{{
-		IP:      ip,
-		Port:    port,
+		IP:      self.Addr().String(),
+		Port:    int(self.Port()),
 		State:   "UP",
-		Address: ip + ":" + strconv.Itoa(port),
+		Address: self.String(), // [v6]:port for IPv6
 		ExtendInfo: map[string]any{
 			"lastRefreshTime": h.clk.Now().UnixMilli(),
 			"site":            "unknown",
@@ -73,5 +70,19 @@ func (h *Handler) servers(w http.ResponseWriter, r *http.Request, p *params) err
 			"adWeight":        0,
 		},
 	}}})
+	return nil
+}
+
+// login answers the Nacos login endpoints. Pulse has no users and no auth
+// yet, so everything is open and a login grants nothing: it answers 200
+// without an access token, which tells nacos-sdk-go, the Java client and
+// Pulse's client to go on without one. Without this endpoint, clients
+// configured with a username log a failed login every few seconds.
+func (h *Handler) login(w http.ResponseWriter, r *http.Request, p *params) error {
+	user, err := p.required("username")
+	if err != nil {
+		return err
+	}
+	writeJSON(w, wire.Login{TokenTTL: 18000, Username: user})
 	return nil
 }

@@ -1,13 +1,16 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"testing"
 
 	"github.com/pulse-registry/pulse/internal/httpapi"
 	"github.com/pulse-registry/pulse/internal/naming"
+	"github.com/pulse-registry/pulse/internal/wire"
 )
 
 type switchesReply struct {
@@ -78,6 +81,11 @@ func TestOperator_TrafficRevise(t *testing.T) {
 			t.Errorf("limited prefix /v1/ns/service: got %d for /service/list, want 503", status)
 		}
 		c.register("serviceName=x&ip=10.0.0.1&port=80")
+		// A map that covers everything cannot lock the operator out.
+		c.ok("PUT", "/operator/switches", "entry=limitedUrlMap&value=/:503", "")
+		if status, _ := c.call("GET", "/instance/list", "serviceName=x", ""); status != 503 {
+			t.Errorf("limited /: got %d for /instance/list, want 503", status)
+		}
 		c.ok("PUT", "/operator/switches", "entry=limitedUrlMap&value=", "")
 		c.list("serviceName=x")
 	})
@@ -86,10 +94,10 @@ func TestOperator_TrafficRevise(t *testing.T) {
 		c.ok("PUT", "/operator/switches", "entry=overriddenServerStatus&value=DOWN", "")
 		c.fails(503, "server is DOWNnow, please try again later!", "GET", "/instance/list", "serviceName=x", "")
 		c.fails(503, "server is DOWNnow, please try again later!", "POST", "/instance", "serviceName=x&ip=10.0.0.1&port=80", "")
-		c.fails(503, "server is DOWNnow, please try again later!", "PUT", "/operator/switches", "entry=overriddenServerStatus&value=null", "")
-		// Peers always pass, which is how an operator brings a node back.
+		// Peers always pass.
 		c.list("serviceName=x", as(peerAgent)...)
-		c.ok("PUT", "/operator/switches", "entry=overriddenServerStatus&value=WRITE_ONLY", "", as(peerAgent)...)
+		// The switches themselves always answer, so an operator can undo this.
+		c.ok("PUT", "/operator/switches", "entry=overriddenServerStatus&value=WRITE_ONLY", "")
 		c.register("serviceName=x&ip=10.0.0.1&port=80")
 		c.fails(503, "server is WRITE_ONLYnow, please try again later!", "GET", "/instance/list", "serviceName=x", "")
 		c.ok("PUT", "/operator/switches", "entry=overriddenServerStatus&value=READ_ONLY", "")
@@ -210,5 +218,36 @@ func TestUnknownRoutes(t *testing.T) {
 	// Outside the naming prefix there is no Nacos filter: a plain 404.
 	if status, _ := do(t, "GET", c.srv.API+"/v1/nope", "", ""); status != http.StatusNotFound {
 		t.Errorf("GET /nacos/v1/nope: got %d, want 404", status)
+	}
+}
+
+func TestServers_IPv6Address(t *testing.T) {
+	reg := naming.New(naming.Config{})
+	h := httpapi.New(httpapi.Config{Writer: reg, Reader: reg, Self: netip.MustParseAddrPort("[::1]:8848")})
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/nacos/v1/ns/operator/servers", nil))
+	var got wire.Servers
+	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || len(got.Servers) != 1 {
+		t.Fatalf("got %s (%v)", w.Body.String(), err)
+	}
+	if m := got.Servers[0]; m.IP != "::1" || m.Port != 8848 || m.Address != "[::1]:8848" {
+		t.Errorf("got %+v, want ip ::1, port 8848, address [::1]:8848", m)
+	}
+}
+
+func TestLogin_AuthOff(t *testing.T) {
+	c := newClient(t)
+	for _, path := range []string{"/v1/auth/login", "/v1/auth/users/login"} {
+		status, body := do(t, "POST", c.srv.API+path, "", "username=nacos&password=whatever")
+		var got map[string]any
+		if err := json.Unmarshal([]byte(body), &got); err != nil || status != 200 {
+			t.Fatalf("%s: got %d %s", path, status, body)
+		}
+		if _, ok := got["accessToken"]; ok || got["tokenTtl"] != float64(18000) || got["username"] != "nacos" {
+			t.Errorf("%s: got %s, want no accessToken, a numeric tokenTtl and the username", path, body)
+		}
+	}
+	if status, body := do(t, "POST", c.srv.API+"/v1/auth/users/login", "", "password=x"); status != 400 || body != "Param 'username' is required." {
+		t.Errorf("no username: got %d %q", status, body)
 	}
 }

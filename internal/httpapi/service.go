@@ -200,18 +200,24 @@ func (h *Handler) updateCluster(w http.ResponseWriter, r *http.Request, p *param
 		return err
 	}
 	if raw := p.optional("healthChecker", ""); raw != "" {
-		var hc struct {
-			Type string `json:"type"`
-		}
-		if err := json.Unmarshal([]byte(raw), &hc); err != nil || hc.Type == "" {
+		var hc map[string]any
+		_ = json.Unmarshal([]byte(raw), &hc) // an error leaves no type
+		typ, _ := hc["type"].(string)
+		if typ == "" {
 			return badRequest("Param 'healthChecker' is illegal, it must be a JSON object with a type: " + raw)
 		}
-		switch strings.ToUpper(hc.Type) {
+		switch typ = strings.ToUpper(typ); typ {
 		case "TCP", "HTTP", "MYSQL", "NONE":
 		default:
-			return badRequest("Param 'healthChecker' is illegal, unknown type: " + hc.Type)
+			return badRequest("Param 'healthChecker' is illegal, unknown type: " + typ)
 		}
 		spec.HealthChecker = raw
+		if hc["type"] != typ {
+			// Stored with the type in capitals, which is what readers test.
+			hc["type"] = typ
+			b, _ := json.Marshal(hc) // decoded JSON always encodes
+			spec.HealthChecker = string(b)
+		}
 	}
 	err = h.w.UpdateCluster(key, name, spec, h.clk.Now())
 	if errors.Is(err, naming.ErrServiceNotFound) {

@@ -225,3 +225,13 @@ func TestInstanceMetadataBatch(t *testing.T) {
 	c.fails(404, "service not found", "PUT", "/instance/metadata/batch", `serviceName=nope&consistencyType=ephemeral&metadata={"a":"b"}`, "")
 	c.fails(501, "no such api:POST:/nacos/v1/ns/instance/metadata/batch", "POST", "/instance/metadata/batch", "", "")
 }
+
+func TestHealth_NoneCheckerInAnyCase(t *testing.T) {
+	c := newClient(t)
+	c.register("serviceName=s&ip=10.0.0.1&port=80")
+	c.ok("PUT", "/cluster", "serviceName=s&clusterName=DEFAULT&healthChecker="+`{"type":"none"}`, "")
+	c.ok("PUT", "/health", "serviceName=s&ip=10.0.0.1&port=80&healthy=false", "")
+	if d := c.detail("serviceName=s&ip=10.0.0.1&port=80"); d.Healthy {
+		t.Error("PUT /health with a lower-case NONE checker did not apply")
+	}
+}

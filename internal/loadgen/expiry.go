@@ -66,9 +66,9 @@ func Expiry(ctx context.Context, e Env, cfg ExpiryConfig) (_ *Summary, err error
 	}
 	defer func() { err = t.Release(err) }()
 	meta, _ := json.Marshal(map[string]string{
-		naming.MetaBeatInterval: strconv.FormatInt(cfg.ControlInterval.Milliseconds(), 10),
-		naming.MetaBeatTimeout:  strconv.FormatInt(cfg.BeatTimeout.Milliseconds(), 10),
-		naming.MetaDeleteTimout: strconv.FormatInt(cfg.DeleteTimeout.Milliseconds(), 10),
+		naming.MetaBeatInterval:  strconv.FormatInt(cfg.ControlInterval.Milliseconds(), 10),
+		naming.MetaBeatTimeout:   strconv.FormatInt(cfg.BeatTimeout.Milliseconds(), 10),
+		naming.MetaDeleteTimeout: strconv.FormatInt(cfg.DeleteTimeout.Milliseconds(), 10),
 	})
 	before, err := metrics(t.Addr, e.ContextPath)
 	if err != nil {

@@ -8,6 +8,8 @@ var (
 	ErrServiceExists    = errors.New("naming: service already exists")
 	ErrInstanceNotFound = errors.New("naming: instance not found")
 	ErrClusterNotFound  = errors.New("naming: cluster not found")
+	// ErrFull: the registry holds Config.MaxInstances instances.
+	ErrFull = errors.New("naming: registry full")
 )
 
 // InvalidError reports input that breaks a naming rule. Msg is the text a

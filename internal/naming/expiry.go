@@ -48,9 +48,9 @@ type Transition struct {
 const expireBatch = 2048
 
 type entry struct {
-	when int64 // unix ns
-	in   *instance
-	svc  *service // an empty-service cleanup entry when in is nil
+	when int64     // unix ns
+	in   *instance // in the expiry heap
+	svc  *service  // in the cleanup heap
 }
 
 // deadlineHeap is a binary min-heap on when.
@@ -102,13 +102,18 @@ func (h *deadlineHeap) pop() entry {
 // re-arm its timer. It has capacity 1 and is never closed.
 func (r *Registry) Wake() <-chan struct{} { return r.wake }
 
-func (r *Registry) pushLocked(e entry) {
-	r.expiry.push(e)
-	if r.expiry[0].when == e.when {
-		select {
-		case r.wake <- struct{}{}:
-		default:
-		}
+// pushLocked adds e to h and wakes the checker if e is now h's earliest.
+func (r *Registry) pushLocked(h *deadlineHeap, e entry) {
+	h.push(e)
+	if (*h)[0].when == e.when {
+		r.signal()
+	}
+}
+
+func (r *Registry) signal() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -124,7 +129,7 @@ func (r *Registry) scheduleLocked(in *instance) {
 		return
 	}
 	in.due = d
-	r.pushLocked(entry{when: d, in: in})
+	r.pushLocked(&r.expiry, entry{when: d, in: in})
 }
 
 // deadline is the moment in needs its next transition.
@@ -149,10 +154,9 @@ func (r *Registry) NextDeadline() time.Time {
 }
 
 // ExpireDue applies every transition due at now: instances without a beat
-// for their heartbeat timeout turn unhealthy, those without one for their
-// delete timeout are removed, and implicit services empty for their TTL are
-// dropped. It appends the transitions to out and returns it with the next
-// deadline (zero when nothing is scheduled).
+// for their heartbeat timeout turn unhealthy, and those without one for
+// their delete timeout are removed. It appends the transitions to out and
+// returns it with the next deadline (zero when nothing is scheduled).
 func (r *Registry) ExpireDue(now time.Time, out []Transition) ([]Transition, time.Time) {
 	nowNS := now.UnixNano()
 	for {
@@ -162,19 +166,7 @@ func (r *Registry) ExpireDue(now time.Time, out []Transition) ([]Transition, tim
 		for len(r.expiry) > 0 && r.expiry[0].when <= nowNS && n < expireBatch {
 			e := r.expiry.pop()
 			n++
-			if e.in == nil {
-				r.expireServiceLocked(e.svc)
-				continue
-			}
 			out = r.expireLocked(e, nowNS, now, &ch, out)
-		}
-		if len(r.tombs) > 0 && nowNS >= r.tombSweep {
-			for k, until := range r.tombs {
-				if nowNS >= until {
-					delete(r.tombs, k)
-				}
-			}
-			r.tombSweep = nowNS + int64(r.grace)
 		}
 		more := len(r.expiry) > 0 && r.expiry[0].when <= nowNS
 		var next time.Time
@@ -217,10 +209,45 @@ func (r *Registry) expireLocked(e entry, nowNS int64, now time.Time, ch *changes
 	return out
 }
 
-func (r *Registry) expireServiceLocked(s *service) {
-	s.queued = false
-	if s.removed || s.explicit || s.count > 0 {
-		return
+// Housekeep drops implicit services that have stayed empty for their TTL
+// and forgets deregistration graces that are over. Unlike ExpireDue it runs
+// whether or not health checking is on. It returns when it next has work,
+// zero when it has none.
+func (r *Registry) Housekeep(now time.Time) time.Time {
+	nowNS := now.UnixNano()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for len(r.cleanup) > 0 && r.cleanup[0].when <= nowNS {
+		s := r.cleanup.pop().svc
+		s.queued = false
+		if s.removed || s.explicit || s.count > 0 {
+			continue
+		}
+		// Emptied again since it was queued: its TTL counts from then.
+		if due := s.emptySince + int64(r.emptyTTL); due > nowNS {
+			s.queued = true
+			r.cleanup.push(entry{when: due, svc: s})
+			continue
+		}
+		r.deleteServiceLocked(s)
 	}
-	r.deleteServiceLocked(s)
+	if len(r.tombs) > 0 && nowNS >= r.tombSweep {
+		for k, until := range r.tombs {
+			if nowNS >= until {
+				delete(r.tombs, k)
+			}
+		}
+		r.tombSweep = nowNS + int64(r.grace)
+	}
+	var next int64
+	if len(r.cleanup) > 0 {
+		next = r.cleanup[0].when
+	}
+	if len(r.tombs) > 0 && (next == 0 || r.tombSweep < next) {
+		next = r.tombSweep
+	}
+	if next == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, next)
 }

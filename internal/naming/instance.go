@@ -84,6 +84,17 @@ type instance struct {
 	lastBeat atomic.Int64
 }
 
+// update sets what a registration or an update may change and reports
+// whether anything visible did. Health and the last beat are not among it.
+func (in *instance) update(spec InstanceSpec, meta Metadata, timing unique.Handle[Timing]) bool {
+	in.timing = timing
+	if in.weight == spec.Weight && in.enabled == spec.Enabled && in.meta == meta && in.app == spec.App {
+		return false
+	}
+	in.weight, in.enabled, in.meta, in.app = spec.Weight, spec.Enabled, meta, intern(spec.App)
+	return true
+}
+
 func (in *instance) key() instanceKey {
 	return instanceKey{in.ip, in.port, in.ephemeral}
 }

@@ -3,6 +3,7 @@ package naming
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"time"
 	"unique"
@@ -10,10 +11,10 @@ import (
 
 // Preserved metadata keys that change how Pulse treats an instance.
 const (
-	MetaBeatInterval = "preserved.heart.beat.interval"
-	MetaBeatTimeout  = "preserved.heart.beat.timeout"
-	MetaDeleteTimout = "preserved.ip.delete.timeout"
-	MetaIDGenerator  = "preserved.instance.id.generator"
+	MetaBeatInterval  = "preserved.heart.beat.interval"
+	MetaBeatTimeout   = "preserved.heart.beat.timeout"
+	MetaDeleteTimeout = "preserved.ip.delete.timeout"
+	MetaIDGenerator   = "preserved.instance.id.generator"
 )
 
 // Nacos defaults for ephemeral instances.
@@ -22,6 +23,22 @@ const (
 	DefaultBeatTimeout   = 15 * time.Second
 	DefaultDeleteTimeout = 30 * time.Second
 )
+
+// MaxMetadataBytes bounds the metadata of one instance, service or cluster
+// (keys and values together): a registry of a million instances cannot keep
+// megabytes for each.
+const MaxMetadataBytes = 64 << 10
+
+func checkMetadata(m map[string]string) error {
+	n := 0
+	for k, v := range m {
+		n += len(k) + len(v)
+	}
+	if n > MaxMetadataBytes {
+		return invalid("metadata", fmt.Sprintf("metadata too large: %d bytes of keys and values, at most %d", n, MaxMetadataBytes))
+	}
+	return nil
+}
 
 // Metadata is an immutable string map. It is stored as its canonical JSON
 // text (keys sorted) and interned, so that the many instances that carry the
@@ -63,15 +80,6 @@ func (m Metadata) Map() map[string]string {
 	return out
 }
 
-// Get returns the value of key.
-func (m Metadata) Get(key string) (string, bool) {
-	if m.IsEmpty() {
-		return "", false
-	}
-	v, ok := m.Map()[key]
-	return v, ok
-}
-
 // Timing is an instance's heartbeat timing, read from its preserved metadata.
 type Timing struct {
 	// BeatInterval is the beat period the instance asked for; zero means it
@@ -88,7 +96,7 @@ func TimingOf(m map[string]string) Timing {
 		// Zero would make clients beat in a tight loop: treat it as unset.
 		BeatInterval:  millisOr(m[MetaBeatInterval], 0),
 		BeatTimeout:   millisOr(m[MetaBeatTimeout], DefaultBeatTimeout),
-		DeleteTimeout: millisOr(m[MetaDeleteTimout], DefaultDeleteTimeout),
+		DeleteTimeout: millisOr(m[MetaDeleteTimeout], DefaultDeleteTimeout),
 	}
 }
 

@@ -13,8 +13,10 @@ import (
 
 // Notifier learns about changes to services. ServiceChanged is called after
 // the registry's lock is released, once per changed service and operation,
-// with the service's new revision. It must not block: the registry calls it
-// on the goroutine of the request or expiry that made the change.
+// with the service's new revision. Calls from concurrent operations may
+// arrive out of order; a listener that cares compares revisions. It must not
+// block: the registry calls it on the goroutine of the request or expiry
+// that made the change.
 type Notifier interface {
 	ServiceChanged(key ServiceKey, rev int64)
 }
@@ -33,20 +35,26 @@ type Config struct {
 	// would otherwise bring the instance back. Registering again ends it.
 	// Zero means the default, 5 s.
 	DeregisterGrace time.Duration
+	// MaxInstances bounds the instances the registry holds, against a
+	// flood of registrations; beyond it a registration fails with ErrFull.
+	// Zero means the default, 5,000,000.
+	MaxInstances int
 }
 
 // Defaults of Config.
 const (
 	DefaultEmptyServiceTTL = 90 * time.Second
 	DefaultDeregisterGrace = 5 * time.Second
+	DefaultMaxInstances    = 5_000_000
 )
 
 // Registry is the in-memory registry. It is safe for concurrent use.
 type Registry struct {
-	notifier Notifier
-	emptyTTL time.Duration
-	grace    time.Duration
-	wake     chan struct{}
+	notifier     Notifier
+	emptyTTL     time.Duration
+	grace        time.Duration
+	maxInstances int
+	wake         chan struct{}
 
 	// mu guards the fields below, and the services, clusters and instances
 	// they reach (an instance's lastBeat may also be stored under the read
@@ -55,7 +63,8 @@ type Registry struct {
 	namespaces map[string]map[string]*service
 	services   int
 	instances  int
-	expiry     deadlineHeap
+	expiry     deadlineHeap // instance deadlines
+	cleanup    deadlineHeap // empty implicit services
 	// floor is the highest revision a deleted service had, so that a service
 	// created again under the same name never goes back in time.
 	floor int64
@@ -81,13 +90,17 @@ func New(cfg Config) *Registry {
 	if cfg.DeregisterGrace <= 0 {
 		cfg.DeregisterGrace = DefaultDeregisterGrace
 	}
+	if cfg.MaxInstances <= 0 {
+		cfg.MaxInstances = DefaultMaxInstances
+	}
 	return &Registry{
-		notifier:   cfg.Notifier,
-		emptyTTL:   cfg.EmptyServiceTTL,
-		grace:      cfg.DeregisterGrace,
-		tombs:      map[tomb]int64{},
-		wake:       make(chan struct{}, 1),
-		namespaces: map[string]map[string]*service{},
+		notifier:     cfg.Notifier,
+		emptyTTL:     cfg.EmptyServiceTTL,
+		grace:        cfg.DeregisterGrace,
+		maxInstances: cfg.MaxInstances,
+		tombs:        map[tomb]int64{},
+		wake:         make(chan struct{}, 1),
+		namespaces:   map[string]map[string]*service{},
 	}
 }
 
@@ -210,6 +223,9 @@ func checkSpec(spec *InstanceSpec) error {
 	if spec.Cluster == "" {
 		spec.Cluster = DefaultCluster
 	}
+	if err := checkMetadata(spec.Metadata); err != nil {
+		return err
+	}
 	return ValidateCluster(spec.Cluster)
 }
 
@@ -224,7 +240,12 @@ func (r *Registry) Register(key ServiceKey, spec InstanceSpec, now time.Time) er
 	if err := CheckServiceName(key.Name); err != nil {
 		return err
 	}
-	return r.write(func(ch *changes) error { return r.registerLocked(key, spec, now, ch) })
+	return r.write(func(ch *changes) error {
+		if len(r.tombs) > 0 {
+			delete(r.tombs, tomb{key, spec.Cluster, spec.IP, int32(spec.Port)})
+		}
+		return r.registerLocked(key, spec, now, ch)
+	})
 }
 
 func (r *Registry) registerLocked(key ServiceKey, spec InstanceSpec, now time.Time, ch *changes) error {
@@ -236,10 +257,10 @@ func (r *Registry) registerLocked(key ServiceKey, spec InstanceSpec, now time.Ti
 		}
 	}
 	c := s.cluster(spec.Cluster, true)
-	k := instanceKey{spec.IP, int32(spec.Port), spec.Ephemeral}
-	if len(r.tombs) > 0 {
-		delete(r.tombs, tomb{key, spec.Cluster, spec.IP, int32(spec.Port)})
+	if r.instances >= r.maxInstances && c.byKey[instanceKey{spec.IP, int32(spec.Port), spec.Ephemeral}] == nil {
+		return fmt.Errorf("register %s:%d: %w", spec.IP, spec.Port, ErrFull)
 	}
+	k := instanceKey{spec.IP, int32(spec.Port), spec.Ephemeral}
 	meta := MetadataOf(spec.Metadata)
 	timing := timingHandle(spec.Metadata)
 	in := c.byKey[k]
@@ -258,7 +279,7 @@ func (r *Registry) registerLocked(key ServiceKey, spec InstanceSpec, now time.Ti
 			app:       intern(spec.App),
 		}
 		if gen, _ := spec.Metadata[MetaIDGenerator]; gen == "snowflake" {
-			in.id = nextSnowflakeLocked(s, spec.Ephemeral)
+			in.id = s.ids(spec.Ephemeral).take()
 		}
 		in.lastBeat.Store(now.UnixNano())
 		c.add(in)
@@ -266,34 +287,14 @@ func (r *Registry) registerLocked(key ServiceKey, spec InstanceSpec, now time.Ti
 		bumpLocked(s, now, ch)
 	} else {
 		in.lastBeat.Store(now.UnixNano())
-		if in.weight != spec.Weight || in.enabled != spec.Enabled || in.meta != meta || in.app != spec.App {
-			in.weight, in.enabled, in.meta, in.app = spec.Weight, spec.Enabled, meta, intern(spec.App)
+		if in.update(spec, meta, timing) {
 			bumpLocked(s, now, ch)
 		}
-		in.timing = timing
 	}
 	if in.ephemeral {
 		r.scheduleLocked(in)
 	}
 	return nil
-}
-
-// nextSnowflakeLocked returns the smallest non-negative integer not yet used
-// as an id by the service's instances of the same kind, as Nacos does.
-func nextSnowflakeLocked(s *service, ephemeral bool) string {
-	used := map[string]bool{}
-	for _, c := range s.clusters {
-		for _, in := range c.list {
-			if in.ephemeral == ephemeral && in.id != "" {
-				used[in.id] = true
-			}
-		}
-	}
-	for i := 0; ; i++ {
-		if id := strconv.Itoa(i); !used[id] {
-			return id
-		}
-	}
 }
 
 // Update changes an existing instance and fails when the service or the
@@ -315,12 +316,9 @@ func (r *Registry) Update(key ServiceKey, spec InstanceSpec, now time.Time) erro
 		if in == nil {
 			return fmt.Errorf("update instance %s:%d: %w", spec.IP, spec.Port, ErrInstanceNotFound)
 		}
-		meta := MetadataOf(spec.Metadata)
-		if in.weight != spec.Weight || in.enabled != spec.Enabled || in.meta != meta || in.app != spec.App {
-			in.weight, in.enabled, in.meta, in.app = spec.Weight, spec.Enabled, meta, intern(spec.App)
+		if in.update(spec, MetadataOf(spec.Metadata), timingHandle(spec.Metadata)) {
 			bumpLocked(s, now, ch)
 		}
-		in.timing = timingHandle(spec.Metadata)
 		if in.ephemeral {
 			r.scheduleLocked(in)
 		}
@@ -345,6 +343,9 @@ func (r *Registry) PatchInstance(key ServiceKey, cluster, ip string, port int, p
 	}
 	if p.Weight != nil && !(*p.Weight >= 0 && *p.Weight <= 10000) {
 		return invalid("weight", "instance format invalid: The weights range from 0.0 to 10000.0")
+	}
+	if err := checkMetadata(p.Metadata); err != nil {
+		return err
 	}
 	return r.write(func(ch *changes) error {
 		in := r.findLocked(key, cluster, ip, port)
@@ -415,7 +416,13 @@ func (r *Registry) Deregister(key ServiceKey, cluster, ip string, port int, ephe
 		r.removeLocked(in, now, ch)
 		removed = true
 		if ephemeral {
-			r.tombs[tomb{key, cluster, ip, int32(port)}] = now.Add(r.grace).UnixNano()
+			if len(r.tombs) == 0 {
+				r.tombSweep = now.Add(r.grace).UnixNano()
+				r.signal() // the checker's Housekeep sweeps graces
+			}
+			// The stored strings, not the request's: those may hold on to
+			// a whole request body.
+			r.tombs[tomb{s.key, c.name, in.ip, in.port}] = now.Add(r.grace).UnixNano()
 		}
 		return nil
 	})
@@ -427,9 +434,15 @@ func (r *Registry) removeLocked(in *instance, now time.Time, ch *changes) {
 	in.cluster.remove(in)
 	r.instances--
 	bumpLocked(s, now, ch)
-	if s.count == 0 && !s.explicit && !s.queued {
-		s.queued = true
-		r.pushLocked(entry{when: now.Add(r.emptyTTL).UnixNano(), svc: s})
+	if in.id != "" {
+		s.ids(in.ephemeral).give(in.id)
+	}
+	if s.count == 0 && !s.explicit {
+		s.emptySince = now.UnixNano()
+		if !s.queued {
+			s.queued = true
+			r.pushLocked(&r.cleanup, entry{when: s.emptySince + int64(r.emptyTTL), svc: s})
+		}
 	}
 }
 
@@ -474,17 +487,35 @@ func (r *Registry) Beat(key ServiceKey, b BeatSpec, now time.Time) (BeatResult, 
 		}
 		return BeatResult{Found: true, Interval: interval}, nil
 	}
-	until, deregistered := r.tombs[tomb{key, b.Cluster, b.IP, int32(b.Port)}]
 	r.mu.RUnlock()
-	if b.Instance == nil || deregistered && now.UnixNano() < until {
+	if b.Instance == nil {
 		return BeatResult{}, nil
 	}
 	spec := *b.Instance
 	if spec.Cluster == "" {
 		spec.Cluster = b.Cluster
 	}
-	if err := r.Register(key, spec, now); err != nil {
+	if err := checkSpec(&spec); err != nil {
 		return BeatResult{}, fmt.Errorf("re-register from beat: %w", err)
+	}
+	if err := CheckServiceName(key.Name); err != nil {
+		return BeatResult{}, fmt.Errorf("re-register from beat: %w", err)
+	}
+	refused := false
+	err := r.write(func(ch *changes) error {
+		// Checked under the write lock, so that a deregistration cannot slip
+		// in between; a beat does not end the grace, only a registration.
+		if until, ok := r.tombs[tomb{key, spec.Cluster, spec.IP, int32(spec.Port)}]; ok && now.UnixNano() < until {
+			refused = true
+			return nil
+		}
+		return r.registerLocked(key, spec, now, ch)
+	})
+	if err != nil {
+		return BeatResult{}, fmt.Errorf("re-register from beat: %w", err)
+	}
+	if refused {
+		return BeatResult{}, nil
 	}
 	return BeatResult{Found: true, Reregistered: true, Interval: TimingOf(spec.Metadata).BeatInterval}, nil
 }
@@ -498,12 +529,6 @@ func (r *Registry) revive(key ServiceKey, b BeatSpec, now time.Time) {
 		}
 		return nil
 	})
-}
-
-// SetHealthy sets the health of the instance at ip:port in cluster, for
-// health checks that are not heartbeats (probes, the health API).
-func (r *Registry) SetHealthy(key ServiceKey, cluster, ip string, port int, healthy bool, now time.Time) error {
-	return r.PatchInstance(key, cluster, ip, port, Patch{Healthy: &healthy}, now)
 }
 
 // CreateService creates an empty service explicitly; it stays until deleted.
@@ -546,7 +571,7 @@ func checkServiceSpec(spec ServiceSpec) error {
 	if !(spec.ProtectThreshold >= 0 && spec.ProtectThreshold <= 1) {
 		return invalid("protectThreshold", "Param 'protectThreshold' is illegal, it must be a number in 0..1")
 	}
-	return nil
+	return checkMetadata(spec.Metadata)
 }
 
 func applyServiceSpec(s *service, spec ServiceSpec) {
@@ -575,6 +600,9 @@ func (r *Registry) DeleteService(key ServiceKey, now time.Time) error {
 // cluster when missing. The service must exist.
 func (r *Registry) UpdateCluster(key ServiceKey, name string, spec ClusterSpec, now time.Time) error {
 	if err := ValidateCluster(name); err != nil {
+		return err
+	}
+	if err := checkMetadata(spec.Metadata); err != nil {
 		return err
 	}
 	return r.write(func(ch *changes) error {
@@ -643,7 +671,17 @@ func (r *Registry) UpdateMetadata(key ServiceKey, b MetadataBatch, now time.Time
 				}
 			}
 		}
+		// Instances mostly share their metadata: work out each distinct
+		// change once, under the lock that stalls beats meanwhile.
+		type result struct {
+			meta   Metadata
+			timing unique.Handle[Timing]
+		}
+		done := map[Metadata]result{}
 		for _, in := range targets {
+			if _, ok := done[in.meta]; ok {
+				continue
+			}
 			m := in.meta.Map()
 			for k, v := range b.Entries {
 				if b.Delete {
@@ -652,7 +690,14 @@ func (r *Registry) UpdateMetadata(key ServiceKey, b MetadataBatch, now time.Time
 					m[k] = v
 				}
 			}
-			in.meta, in.timing = MetadataOf(m), timingHandle(m)
+			if err := checkMetadata(m); err != nil {
+				return err // before any instance changed
+			}
+			done[in.meta] = result{MetadataOf(m), timingHandle(m)}
+		}
+		for _, in := range targets {
+			res := done[in.meta]
+			in.meta, in.timing = res.meta, res.timing
 			if in.ephemeral {
 				r.scheduleLocked(in)
 			}
@@ -687,30 +732,6 @@ func (r *Registry) Services(namespace string) []string {
 	r.mu.RUnlock()
 	sort.Strings(names)
 	return names
-}
-
-// ServiceInfos describes every service of a namespace, sorted by name.
-func (r *Registry) ServiceInfos(namespace string) []ServiceInfo {
-	r.mu.RLock()
-	out := make([]ServiceInfo, 0, len(r.namespaces[namespace]))
-	for _, s := range r.namespaces[namespace] {
-		out = append(out, s.info())
-	}
-	r.mu.RUnlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].Key.Name < out[j].Key.Name })
-	return out
-}
-
-// Namespaces returns the namespaces that hold at least one service, sorted.
-func (r *Registry) Namespaces() []string {
-	r.mu.RLock()
-	out := make([]string, 0, len(r.namespaces))
-	for ns := range r.namespaces {
-		out = append(out, ns)
-	}
-	r.mu.RUnlock()
-	sort.Strings(out)
-	return out
 }
 
 // Stats counts what the registry holds.

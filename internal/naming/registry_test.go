@@ -3,6 +3,7 @@ package naming
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -234,7 +235,7 @@ func TestRegistry_Expiry(t *testing.T) {
 	reg, rec := newRegistry(t)
 	mustRegister(t, reg, svcKey, spec("10.0.0.1", 1), t0)
 	fast := spec("10.0.0.1", 2)
-	fast.Metadata = map[string]string{MetaBeatTimeout: "3000", MetaDeleteTimout: "6000"}
+	fast.Metadata = map[string]string{MetaBeatTimeout: "3000", MetaDeleteTimeout: "6000"}
 	mustRegister(t, reg, svcKey, fast, t0)
 
 	if got := reg.NextDeadline(); !got.Equal(t0.Add(3 * time.Second)) {
@@ -268,7 +269,10 @@ func TestRegistry_Expiry(t *testing.T) {
 	check(6*time.Second, []TransitionKind{Expired}, 15*time.Second)
 	check(15*time.Second, nil, 25*time.Second)
 	check(25*time.Second, []TransitionKind{BecameUnhealthy}, 40*time.Second)
-	check(40*time.Second, []TransitionKind{Expired}, 40*time.Second+DefaultEmptyServiceTTL)
+	check(40*time.Second, []TransitionKind{Expired}, -1)
+	if trs, _ := reg.ExpireDue(t0.Add(40*time.Second), nil); len(trs) != 0 || !reg.NextDeadline().IsZero() {
+		t.Errorf("instances gone: got a deadline at %v", reg.NextDeadline())
+	}
 	if n := reg.Stats().Instances; n != 0 {
 		t.Errorf("got %d instances, want 0", n)
 	}
@@ -276,11 +280,47 @@ func TestRegistry_Expiry(t *testing.T) {
 		t.Errorf("got %d notifications, want 6", rec.count(svcKey))
 	}
 	t.Run("empty implicit service is dropped after its TTL", func(t *testing.T) {
-		check(40*time.Second+DefaultEmptyServiceTTL, nil, -1)
+		emptied := t0.Add(40 * time.Second)
+		if next := reg.Housekeep(emptied); !next.Equal(emptied.Add(DefaultEmptyServiceTTL)) {
+			t.Errorf("got housekeeping due at %v, want the TTL after the service emptied", next.Sub(t0))
+		}
+		reg.Housekeep(emptied.Add(DefaultEmptyServiceTTL - 1))
+		if n := reg.Stats().Services; n != 1 {
+			t.Fatalf("1 ns before its TTL: got %d services, want 1", n)
+		}
+		reg.Housekeep(emptied.Add(DefaultEmptyServiceTTL))
 		if n := reg.Stats().Services; n != 0 {
-			t.Errorf("got %d services, want 0", n)
+			t.Errorf("at its TTL: got %d services, want 0", n)
 		}
 	})
+}
+
+func TestRegistry_EmptyServiceTTLCountsFromTheLastEmptying(t *testing.T) {
+	reg, _ := newRegistry(t)
+	mustRegister(t, reg, svcKey, spec("10.0.0.1", 1), t0)
+	reg.Deregister(svcKey, "", "10.0.0.1", 1, true, t0) // empty at 0 s
+	mustRegister(t, reg, svcKey, spec("10.0.0.1", 2), t0.Add(10*time.Second))
+	reg.Deregister(svcKey, "", "10.0.0.1", 2, true, t0.Add(85*time.Second)) // empty again at 85 s
+	reg.Housekeep(t0.Add(DefaultEmptyServiceTTL))
+	if n := reg.Stats().Services; n != 1 {
+		t.Fatalf("90 s after the first emptying: got %d services, want 1 (emptied again at 85 s)", n)
+	}
+	reg.Housekeep(t0.Add(85*time.Second + DefaultEmptyServiceTTL))
+	if n := reg.Stats().Services; n != 0 {
+		t.Errorf("90 s after the last emptying: got %d services, want 0", n)
+	}
+}
+
+func TestRegistry_MaxInstances(t *testing.T) {
+	reg := New(Config{MaxInstances: 2})
+	mustRegister(t, reg, svcKey, spec("10.0.0.1", 1), t0)
+	mustRegister(t, reg, svcKey, spec("10.0.0.1", 2), t0)
+	mustRegister(t, reg, svcKey, spec("10.0.0.1", 2), t0) // an update still works
+	if err := reg.Register(svcKey, spec("10.0.0.1", 3), t0); !errors.Is(err, ErrFull) {
+		t.Errorf("got %v, want ErrFull", err)
+	}
+	reg.Deregister(svcKey, "", "10.0.0.1", 1, true, t0)
+	mustRegister(t, reg, svcKey, spec("10.0.0.1", 3), t0)
 }
 
 func TestRegistry_ExpiryShortenedTimeout(t *testing.T) {
@@ -420,13 +460,13 @@ func TestMetadata(t *testing.T) {
 	if got, want := a.JSON(), `{"a":"<1>","b":"2"}`; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
-	if v, ok := a.Get("b"); !ok || v != "2" {
-		t.Errorf("got %q, %v", v, ok)
+	if m := a.Map(); len(m) != 2 || m["b"] != "2" {
+		t.Errorf("got %v", m)
 	}
 	if (Metadata{}).JSON() != "{}" || MetadataOf(nil) != (Metadata{}) {
 		t.Error("empty metadata is not the zero value")
 	}
-	tm := TimingOf(map[string]string{MetaBeatInterval: "0", MetaBeatTimeout: "x", MetaDeleteTimout: "7000"})
+	tm := TimingOf(map[string]string{MetaBeatInterval: "0", MetaBeatTimeout: "x", MetaDeleteTimeout: "7000"})
 	if tm.BeatInterval != 0 || tm.BeatTimeout != DefaultBeatTimeout || tm.DeleteTimeout != 7*time.Second {
 		t.Errorf("got %+v", tm)
 	}
@@ -505,4 +545,28 @@ func TestRegistry_BeatAfterDeregister(t *testing.T) {
 			t.Errorf("got %+v, %v; an expired instance's beat must re-create it", res, err)
 		}
 	})
+}
+
+func TestRegistry_MetadataBound(t *testing.T) {
+	reg, _ := newRegistry(t)
+	big := map[string]string{"pad": strings.Repeat("x", MaxMetadataBytes)}
+	s := spec("10.0.0.1", 1)
+	s.Metadata = big
+	var ie *InvalidError
+	if err := reg.Register(svcKey, s, t0); !errors.As(err, &ie) || ie.Param != "metadata" {
+		t.Fatalf("got %v, want an InvalidError on metadata", err)
+	}
+	mustRegister(t, reg, svcKey, spec("10.0.0.1", 1), t0)
+	mustRegister(t, reg, svcKey, spec("10.0.0.1", 2), t0)
+	if _, err := reg.UpdateMetadata(svcKey, MetadataBatch{Kind: "ephemeral", Entries: big}, t0); !errors.As(err, &ie) {
+		t.Fatalf("batch: got %v, want an InvalidError", err)
+	}
+	for _, port := range []int{1, 2} {
+		if h, _ := reg.Instance(svcKey, "", "10.0.0.1", port); h.Metadata.JSON() != "{}" {
+			t.Errorf("port %d: a refused batch changed the metadata to %.40s", port, h.Metadata.JSON())
+		}
+	}
+	if err := reg.PatchInstance(svcKey, "", "10.0.0.1", 1, Patch{Metadata: big}, t0); !errors.As(err, &ie) {
+		t.Errorf("patch: got %v, want an InvalidError", err)
+	}
 }

@@ -14,10 +14,9 @@ type Query struct {
 
 // Selection is the answer to a Query.
 type Selection struct {
-	Found            bool // false: the service does not exist
-	Revision         int64
-	ProtectThreshold float64
-	Metadata         Metadata
+	Found    bool // false: the service does not exist
+	Revision int64
+	Metadata Metadata
 	// ReachedProtection is true when the share of healthy instances was at or
 	// below the threshold, so unhealthy instances are served as healthy.
 	ReachedProtection bool
@@ -38,10 +37,9 @@ func (r *Registry) Select(q Query, buf []Host) Selection {
 		return Selection{Hosts: buf[:0]}
 	}
 	sel := Selection{
-		Found:            true,
-		Revision:         s.rev,
-		ProtectThreshold: s.protectThreshold,
-		Metadata:         s.meta,
+		Found:    true,
+		Revision: s.rev,
+		Metadata: s.meta,
 	}
 	var clusters []*cluster
 	if len(q.Clusters) == 0 {
@@ -123,28 +121,4 @@ func (r *Registry) Instance(key ServiceKey, cluster, ip string, port int) (Host,
 		return Host{}, fmt.Errorf("instance %s:%d: %w", ip, port, ErrInstanceNotFound)
 	}
 	return in.host(), nil
-}
-
-// Instances returns the real state of every instance of a cluster, or of the
-// whole service when cluster is blank.
-func (r *Registry) Instances(key ServiceKey, cluster string) ([]Host, error) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	s := r.serviceLocked(key)
-	if s == nil {
-		return nil, fmt.Errorf("service %s: %w", key.Name, ErrServiceNotFound)
-	}
-	var out []Host
-	for _, name := range s.names {
-		if cluster != "" && name != cluster {
-			continue
-		}
-		for _, in := range s.clusters[name].list {
-			out = append(out, in.host())
-		}
-	}
-	if cluster != "" && s.clusters[cluster] == nil {
-		return nil, fmt.Errorf("cluster %s: %w", cluster, ErrClusterNotFound)
-	}
-	return out, nil
 }

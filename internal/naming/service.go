@@ -2,6 +2,7 @@ package naming
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -34,8 +35,6 @@ type ServiceInfo struct {
 	Selector         string
 	Revision         int64
 	Clusters         []ClusterInfo
-	Instances        int
-	Healthy          int
 }
 
 // ClusterInfo describes one cluster of a service.
@@ -45,8 +44,6 @@ type ClusterInfo struct {
 	Metadata         Metadata
 	CheckPort        int
 	UseInstancePorts bool
-	Instances        int
-	Healthy          int
 }
 
 type service struct {
@@ -55,12 +52,57 @@ type service struct {
 	meta             Metadata
 	selector         string
 	explicit         bool  // created by CreateService; never auto-removed
+	emptySince       int64 // unix ns when its last instance left
 	rev              int64 // revision, served as lastRefTime
 	count            int   // instances in all clusters
 	removed          bool
 	queued           bool // has an empty-service entry in the expiry heap
 	clusters         map[string]*cluster
-	names            []string // cluster names, sorted
+	names            []string   // cluster names, sorted
+	snowflake        [2]*idPool // ids of the snowflake generator: persistent, ephemeral
+}
+
+// ids returns the snowflake ids of the service's ephemeral or persistent
+// instances.
+func (s *service) ids(ephemeral bool) *idPool {
+	i := 0
+	if ephemeral {
+		i = 1
+	}
+	if s.snowflake[i] == nil {
+		s.snowflake[i] = &idPool{used: map[int]struct{}{}}
+	}
+	return s.snowflake[i]
+}
+
+// idPool hands out the smallest non-negative integer not in use, as Nacos'
+// snowflake generator does, in amortised constant time: free remembers the
+// lowest id that may be free.
+type idPool struct {
+	used map[int]struct{}
+	free int
+}
+
+func (p *idPool) take() string {
+	for {
+		if _, ok := p.used[p.free]; !ok {
+			break
+		}
+		p.free++
+	}
+	p.used[p.free] = struct{}{}
+	id := strconv.Itoa(p.free)
+	p.free++
+	return id
+}
+
+func (p *idPool) give(id string) {
+	n, err := strconv.Atoi(id)
+	if err != nil {
+		return
+	}
+	delete(p.used, n)
+	p.free = min(p.free, n)
 }
 
 type cluster struct {
@@ -110,22 +152,13 @@ func (s *service) info() ServiceInfo {
 	}
 	for _, name := range s.names {
 		c := s.clusters[name]
-		ci := ClusterInfo{
+		si.Clusters = append(si.Clusters, ClusterInfo{
 			Name:             c.name,
 			HealthChecker:    c.checker,
 			Metadata:         c.meta,
 			CheckPort:        c.checkPort,
 			UseInstancePorts: c.useInstancePorts,
-			Instances:        len(c.list),
-		}
-		for _, in := range c.list {
-			if in.healthy {
-				ci.Healthy++
-			}
-		}
-		si.Instances += ci.Instances
-		si.Healthy += ci.Healthy
-		si.Clusters = append(si.Clusters, ci)
+		})
 	}
 	return si
 }
@@ -159,7 +192,7 @@ func (c *cluster) find(ip string, port int32) *instance {
 	return c.byKey[instanceKey{ip, port, false}]
 }
 
-// parseClusters splits a Nacos "clusters" parameter: comma-separated, empty
+// ParseClusters splits a Nacos "clusters" parameter: comma-separated, empty
 // tokens dropped, no trimming.
 func ParseClusters(s string) []string {
 	if s == "" {

@@ -181,13 +181,13 @@ func (p *Pusher) send(list []*pending, now time.Time) {
 // reserved token are sent, unacked ones are sent again or, past MaxRetries,
 // counted as failed.
 func (p *Pusher) dueRetriesLocked(now time.Time, sends []*pending) []*pending {
-	for len(p.retries) > 0 && !now.Before(p.retries[0].due) {
+	for p.retries.dueBy(now) {
 		e := p.retries.pop()
-		pd := e.pd
-		if pd.done || e.gen != pd.gen {
+		pd := e.v.pd
+		if pd.done || e.v.gen != pd.gen {
 			continue
 		}
-		if !pd.reserved && pd.attempts > max(p.cfg.MaxRetries, 0) {
+		if !pd.reserved && pd.attempts > p.cfg.MaxRetries {
 			p.forgetLocked(pd)
 			p.st.failed.Add(1)
 			p.log.Debug("push failed: no ack", "service", pd.t.Key.Name, "addr", pd.key.addr.String(), "attempts", pd.attempts)
@@ -201,53 +201,12 @@ func (p *Pusher) dueRetriesLocked(now time.Time, sends []*pending) []*pending {
 func (p *Pusher) scheduleLocked(pd *pending, due time.Time) {
 	pd.gen++
 	pd.due = due
-	p.retries.push(retryEntry{due: due, pd: pd, gen: pd.gen})
+	p.retries.push(due, retry{pd: pd, gen: pd.gen})
 }
 
-type retryEntry struct {
-	due time.Time
+// retry is a resend (or a rate-delayed send) waiting in the heap; gen tells
+// a stale entry from the live one.
+type retry struct {
 	pd  *pending
 	gen int
-}
-
-// retryHeap is a binary min-heap on due.
-type retryHeap []retryEntry
-
-func (h *retryHeap) push(e retryEntry) {
-	*h = append(*h, e)
-	a := *h
-	for i := len(a) - 1; i > 0; {
-		parent := (i - 1) / 2
-		if !a[i].due.Before(a[parent].due) {
-			break
-		}
-		a[i], a[parent] = a[parent], a[i]
-		i = parent
-	}
-}
-
-func (h *retryHeap) pop() retryEntry {
-	a := *h
-	top := a[0]
-	n := len(a) - 1
-	a[0] = a[n]
-	a[n] = retryEntry{}
-	a = a[:n]
-	for i := 0; ; {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		m := l
-		if r := l + 1; r < n && a[r].due.Before(a[l].due) {
-			m = r
-		}
-		if !a[m].due.Before(a[i].due) {
-			break
-		}
-		a[i], a[m] = a[m], a[i]
-		i = m
-	}
-	*h = a
-	return top
 }

@@ -6,12 +6,13 @@ import (
 	"time"
 )
 
-// Config holds the pusher's settings. Every field has a default.
+// Config holds the pusher's settings. DefaultConfig gives the defaults; a
+// zero Config as a whole means DefaultConfig, but a zero field means zero.
 type Config struct {
 	// MergeWindow: the first change to a service is pushed at once; changes
 	// that arrive within this window after a push are merged into one
 	// trailing push of the latest state. Default 20 ms (Nacos waits a fixed
-	// 1 s before every push); negative means no window.
+	// 1 s before every push); zero means no window.
 	MergeWindow time.Duration
 	// AckTimeout is how long a push waits for its ack before it is sent
 	// again. Default 250 ms; each further wait is RetryBackoff times longer.
@@ -20,7 +21,7 @@ type Config struct {
 	RetryBackoff float64
 	// MaxRetries is how many times an unacked push is sent again before it
 	// counts as failed. Default 3, so a target that never acks gets at most
-	// 4 datagrams per change; negative means no resend.
+	// 4 datagrams per change; zero means no resend.
 	MaxRetries int
 	// ZombieTimeout drops a target that has not refreshed its subscription
 	// (by a list query) for this long. Default 25 s: clients poll every
@@ -63,38 +64,11 @@ func (c Config) Validate() error {
 	}
 	check(c.AckTimeout > 0, "push ack timeout %v: must be positive", c.AckTimeout)
 	check(c.RetryBackoff >= 1, "push retry backoff %v: must be at least 1", c.RetryBackoff)
-	check(c.MaxRetries <= 10, "push max retries %d: must be at most 10", c.MaxRetries)
+	check(c.MergeWindow >= 0, "push merge window %v: must not be negative", c.MergeWindow)
+	check(c.MaxRetries >= 0 && c.MaxRetries <= 10, "push max retries %d: must be in 0..10", c.MaxRetries)
 	check(c.ZombieTimeout > 0, "push zombie timeout %v: must be positive", c.ZombieTimeout)
 	check(c.RatePerAddr > 0, "push rate per address %v: must be positive", c.RatePerAddr)
 	check(c.BurstPerAddr >= 1, "push burst per address %d: must be at least 1", c.BurstPerAddr)
 	check(c.MaxTargets >= 1, "push max targets %d: must be at least 1", c.MaxTargets)
 	return errors.Join(errs...)
-}
-
-func (c *Config) fill() {
-	d := DefaultConfig()
-	if c.MergeWindow == 0 {
-		c.MergeWindow = d.MergeWindow
-	}
-	if c.AckTimeout == 0 {
-		c.AckTimeout = d.AckTimeout
-	}
-	if c.RetryBackoff == 0 {
-		c.RetryBackoff = d.RetryBackoff
-	}
-	if c.MaxRetries == 0 {
-		c.MaxRetries = d.MaxRetries
-	}
-	if c.ZombieTimeout == 0 {
-		c.ZombieTimeout = d.ZombieTimeout
-	}
-	if c.RatePerAddr == 0 {
-		c.RatePerAddr = d.RatePerAddr
-	}
-	if c.BurstPerAddr == 0 {
-		c.BurstPerAddr = d.BurstPerAddr
-	}
-	if c.MaxTargets == 0 {
-		c.MaxTargets = d.MaxTargets
-	}
 }

@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/netip"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,7 +100,7 @@ type Pusher struct {
 	wake chan struct{} // capacity 1
 
 	// mu guards the fields below and the targets and pending pushes they
-	// reach. It is never held during I/O.
+	// reach. It is never held while sending or receiving datagrams.
 	mu       sync.Mutex
 	subs     map[naming.ServiceKey]*subscription
 	dirty    []naming.ServiceKey // services changed since the last tick
@@ -108,10 +109,13 @@ type Pusher struct {
 	// loosePending indexes pending pushes by port and sequence; nil marks
 	// an ambiguous key.
 	loosePending map[looseKey]*pending
-	retries      retryHeap
+	retries      dueHeap[retry]
+	trailing     dueHeap[trailingRound]
 	limiters     map[netip.AddrPort]*rate.Limiter
 	seq          int64
 	sweepAt      time.Time
+	// listBuf holds the list answer being encoded; only the loop uses it.
+	listBuf []byte
 	// srtt, rttvar and rto adapt the ack timeout to measured round trips.
 	srtt, rttvar, rto time.Duration
 
@@ -126,7 +130,9 @@ type counters struct {
 // New returns a Pusher that sends from conn and reads acks on it. The Pusher
 // owns conn from now on and closes it when Run returns.
 func New(cfg Config, conn *net.UDPConn, src Source, sw *switches.Set, clk clock.Clock, log *slog.Logger) (*Pusher, error) {
-	cfg.fill()
+	if cfg == (Config{}) {
+		cfg = DefaultConfig()
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -178,25 +184,31 @@ func (p *Pusher) Subscribe(t Target) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	sub := p.subs[t.Key]
-	if sub == nil {
-		if p.nTargets >= p.cfg.MaxTargets {
-			p.st.refused.Add(1)
-			return false
-		}
-		sub = &subscription{targets: map[targetID]*target{}}
-		p.subs[t.Key] = sub
+	var tg *target
+	if sub != nil {
+		tg = sub.targets[id]
 	}
-	tg := sub.targets[id]
 	if tg == nil {
 		if p.nTargets >= p.cfg.MaxTargets {
 			p.st.refused.Add(1)
 			return false
 		}
-		tg = &target{id: id, subscribed: now}
+		// A target outlives its request, whose strings may share memory with
+		// the whole request body: keep copies.
+		t.Key = naming.ServiceKey{Namespace: strings.Clone(t.Key.Namespace), Name: strings.Clone(t.Key.Name)}
+		t.Clusters, t.Env, t.App = strings.Clone(t.Clusters), strings.Clone(t.Env), strings.Clone(t.App)
+		t.Agent = wire.ParseAgent(strings.Clone(t.Agent.Raw))
+		id.clusters, id.env, id.agent = t.Clusters, t.Env, t.Agent.Raw
+		if sub == nil {
+			sub = &subscription{targets: map[targetID]*target{}}
+			p.subs[t.Key] = sub
+		}
+		tg = &target{Target: t, id: id, subscribed: now}
 		sub.targets[id] = tg
 		p.nTargets++
+	} else if tg.App != t.App {
+		tg.App = strings.Clone(t.App)
 	}
-	tg.Target = t
 	tg.refreshed = now
 	return true
 }
@@ -252,6 +264,9 @@ func (p *Pusher) flush() {
 	p.mu.Lock()
 	keys := p.dirty
 	p.dirty = nil
+	for len(p.trailing) > 0 { // merged changes waiting for their window
+		keys = append(keys, p.trailing.pop().v.key)
+	}
 	var rounds []round
 	now := p.clk.Now()
 	for _, k := range keys {
@@ -307,27 +322,28 @@ func (p *Pusher) tick(now time.Time) time.Time {
 		}
 		if due := sub.lastRound.Add(p.cfg.MergeWindow); now.Before(due) {
 			sub.trailing = due // merged into one trailing round
+			p.trailing.push(due, trailingRound{k, due})
 		} else {
 			rounds = append(rounds, round{key: k, changed: sub.changed})
 			sub.changed, sub.lastRound = time.Time{}, now
 		}
 	}
 	p.dirty = p.dirty[:0]
-	var next time.Time
-	for k, sub := range p.subs {
-		if sub.trailing.IsZero() {
-			continue
+	for p.trailing.dueBy(now) {
+		tr := p.trailing.pop().v
+		sub := p.subs[tr.key]
+		if sub == nil || !sub.trailing.Equal(tr.due) {
+			continue // the service's subscription went meanwhile
 		}
-		if !now.Before(sub.trailing) {
-			rounds = append(rounds, round{key: k, changed: sub.changed})
-			sub.changed, sub.trailing, sub.lastRound = time.Time{}, time.Time{}, now
-			continue
-		}
-		next = earliest(next, sub.trailing)
+		rounds = append(rounds, round{key: tr.key, changed: sub.changed})
+		sub.changed, sub.trailing, sub.lastRound = time.Time{}, time.Time{}, now
 	}
 	sends = p.dueRetriesLocked(now, sends)
-	if len(p.retries) > 0 {
-		next = earliest(next, p.retries[0].due)
+	var next time.Time
+	for _, t := range []time.Time{p.trailing.next(), p.retries.next()} {
+		if !t.IsZero() {
+			next = earliest(next, t)
+		}
 	}
 	if !now.Before(p.sweepAt) {
 		p.sweepLocked(now)
@@ -383,6 +399,13 @@ func (p *Pusher) dropTargetLocked(sub *subscription, id targetID, t *target) {
 	p.log.Debug("push target expired", "service", t.Key.Name, "addr", t.Addr.String(), "agent", t.Agent.Raw)
 }
 
+// trailingRound is a service's merged changes waiting for the end of the
+// merge window.
+type trailingRound struct {
+	key naming.ServiceKey
+	due time.Time
+}
+
 type round struct {
 	key     naming.ServiceKey
 	changed time.Time // when the first change of the round happened
@@ -427,7 +450,10 @@ func (p *Pusher) push(r round, now time.Time) {
 		sel := p.src.Select(naming.Query{Key: r.key, Clusters: naming.ParseClusters(v.clusters), HealthyOnly: v.healthyOnly}, hosts)
 		hosts = sel.Hosts
 		l := wire.List{Name: r.key.Name, Clusters: v.clusters, Env: v.env, CacheMillis: cacheMillis, Grouped: v.grouped, Selection: sel}
-		data := wire.AppendList(nil, &l)
+		// Only the loop goroutine runs rounds: one buffer serves them all.
+		// EncodePush copies what it keeps.
+		p.listBuf = wire.AppendList(p.listBuf[:0], &l)
+		data := p.listBuf
 		p.mu.Lock()
 		p.seq++
 		seq := p.seq
@@ -456,6 +482,9 @@ func (p *Pusher) push(r round, now time.Time) {
 		p.mu.Unlock()
 	}
 	clear(hosts)
+	if cap(p.listBuf) > 1<<20 {
+		p.listBuf = nil // a huge service's answer: do not keep its buffer
+	}
 	p.send(sends, now)
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pulse-registry/pulse/internal/clock"
 	"github.com/pulse-registry/pulse/internal/naming"
+	"github.com/pulse-registry/pulse/internal/push"
 	"github.com/pulse-registry/pulse/internal/server"
 	"github.com/pulse-registry/pulse/internal/servertest"
 	"github.com/pulse-registry/pulse/internal/wire"
@@ -40,6 +41,7 @@ type udpClient struct {
 	noAck    atomic.Bool
 	ackDelay atomic.Int64 // ns to wait before acking
 	packets  chan packet
+	done     chan struct{} // closed at clean-up
 	wg       sync.WaitGroup
 }
 
@@ -49,7 +51,7 @@ func newUDPClient(t *testing.T) *udpClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &udpClient{conn: conn, packets: make(chan packet, 1000)}
+	c := &udpClient{conn: conn, packets: make(chan packet, 1000), done: make(chan struct{})}
 	c.wg.Go(func() {
 		buf := make([]byte, 65536)
 		for {
@@ -73,10 +75,15 @@ func newUDPClient(t *testing.T) *udpClient {
 					_, _ = conn.WriteToUDPAddrPort(ack, from)
 				}
 			}
-			c.packets <- packet{PushPacket: p, size: n, gzipped: n > 1 && buf[0] == 0x1f && buf[1] == 0x8b, at: time.Now()}
+			select { // a test that stopped reading must not block its clean-up
+			case c.packets <- packet{PushPacket: p, size: n, gzipped: n > 1 && buf[0] == 0x1f && buf[1] == 0x8b, at: time.Now()}:
+			case <-c.done:
+				return
+			}
 		}
 	})
 	t.Cleanup(func() {
+		close(c.done)
 		conn.Close()
 		c.wg.Wait()
 	})
@@ -189,14 +196,16 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 func TestPush_FirstChange(t *testing.T) {
-	srv := servertest.Start(t)
+	// On a fake clock that never moves, a push that needs any wait (Nacos
+	// waits 1 s) never goes out: the first change must go at once.
+	fake := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	srv := servertest.Start(t, servertest.WithClock(fake))
 	c := newUDPClient(t)
 	register(t, srv, "demo", "10.0.0.1", 1)
 	m := subscribe(t, srv, "DEFAULT_GROUP@@demo", c)
 	if m["cacheMillis"] != float64(10000) {
 		t.Errorf("got cacheMillis %v for a push subscriber, want 10000", m["cacheMillis"])
 	}
-	start := time.Now()
 	register(t, srv, "demo", "10.0.0.2", 2)
 	p := c.next(t)
 	if p.Type != "dom" {
@@ -208,13 +217,22 @@ func TestPush_FirstChange(t *testing.T) {
 	if hosts := hostsOf(t, p.Data); len(hosts) != 2 {
 		t.Errorf("got %d hosts in the push, want 2", len(hosts))
 	}
-	t.Logf("change to push: %v", p.at.Sub(start))
 	eventually(t, "the ack to be counted", func() bool { return pushState(t, srv).Acks == 1 })
 	st := pushState(t, srv)
 	if st.Total != 1 || st.Succeed != 1 || st.Retries != 0 || st.Targets != 1 {
 		t.Errorf("got %+v", st)
 	}
-	c.none(t, 300*time.Millisecond) // acked: no resend
+
+	// A second change within the merge window waits for its end, then goes
+	// out as one trailing push of the latest state.
+	register(t, srv, "demo", "10.0.0.3", 3)
+	register(t, srv, "demo", "10.0.0.4", 4)
+	c.none(t, 100*time.Millisecond)
+	fake.Advance(push.DefaultConfig().MergeWindow)
+	if p := c.next(t); len(hostsOf(t, p.Data)) != 4 {
+		t.Errorf("trailing push: got %d hosts, want the latest 4", len(hostsOf(t, p.Data)))
+	}
+	c.none(t, 100*time.Millisecond)
 }
 
 func TestPush_DataMatchesTheTargetsQuery(t *testing.T) {
@@ -359,7 +377,7 @@ func TestPush_NoAckMeansBoundedResends(t *testing.T) {
 func TestPush_OldAckDoesNotCancelNewerPush(t *testing.T) {
 	srv := servertest.Start(t, servertest.WithConfig(func(c *server.Config) {
 		c.Push.AckTimeout = 30 * time.Millisecond
-		c.Push.MergeWindow = -1
+		c.Push.MergeWindow = 0
 	}))
 	c := newUDPClient(t)
 	c.noAck.Store(true)
@@ -404,19 +422,26 @@ func TestPush_AckForms(t *testing.T) {
 }
 
 func TestPush_SlowTargetDoesNotDelayOthers(t *testing.T) {
-	srv := servertest.Start(t, servertest.WithConfig(func(c *server.Config) { c.Push.AckTimeout = time.Second }))
+	// The clock never moves: the dead target's pushes stay unacked and are
+	// never resent, and the live target must get every change regardless.
+	fake := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	srv := servertest.Start(t, servertest.WithClock(fake), servertest.WithConfig(func(c *server.Config) { c.Push.MergeWindow = 0 }))
 	dead := newUDPClient(t)
 	dead.noAck.Store(true)
-	dead.conn.Close() // nothing reads: ICMP errors, no acks
 	live := newUDPClient(t)
 	subscribe(t, srv, "DEFAULT_GROUP@@demo", dead)
 	subscribe(t, srv, "DEFAULT_GROUP@@demo", live)
 	for i := range 5 {
 		register(t, srv, "demo", "10.0.0.1", i)
-		live.next(t)
+		if p := live.next(t); len(hostsOf(t, p.Data)) != i+1 {
+			t.Fatalf("change %d: got %d hosts, want %d", i, len(hostsOf(t, p.Data)), i+1)
+		}
 	}
-	if st := pushState(t, srv); st.Targets != 2 {
-		t.Errorf("got %d targets, want 2", st.Targets)
+	// The live target's last push is acked; only the dead one's waits.
+	eventually(t, "only the dead target's push to wait", func() bool { return pushState(t, srv).WaitingAck == 1 })
+	st := pushState(t, srv)
+	if st.Targets != 2 || st.Superseded < 4 || st.Retries != 0 || st.Failed != 0 {
+		t.Errorf("got %+v, want 2 targets, the dead one's 4 older pushes superseded, no retry", st)
 	}
 }
 
@@ -482,8 +507,8 @@ func TestPush_RateLimitPerAddress(t *testing.T) {
 	srv := servertest.Start(t, servertest.WithConfig(func(c *server.Config) {
 		c.Push.RatePerAddr = 20
 		c.Push.BurstPerAddr = 5
-		c.Push.MergeWindow = -1
-		c.Push.MaxRetries = -1
+		c.Push.MergeWindow = 0
+		c.Push.MaxRetries = 0
 	}))
 	c := newUDPClient(t)
 	// One client subscribing to many services from one socket cannot make
@@ -514,7 +539,7 @@ func TestPush_RateLimitPerAddress(t *testing.T) {
 func TestPush_AckTimeoutAdapts(t *testing.T) {
 	srv := servertest.Start(t, servertest.WithConfig(func(c *server.Config) {
 		c.Push.AckTimeout = 30 * time.Millisecond
-		c.Push.MergeWindow = -1
+		c.Push.MergeWindow = 0
 	}))
 	c := newUDPClient(t)
 	c.ackDelay.Store(int64(120 * time.Millisecond)) // a slow client, or a busy server

@@ -57,7 +57,7 @@ func TestDependencyRules(t *testing.T) {
 	if _, ok := pkgs[mod+"/client"]; ok {
 		for _, d := range nonStd(mod + "/client") {
 			if d != mod+"/internal/wire" && d != mod+"/internal/naming" {
-				t.Errorf("client must import only the standard library and internal/wire; it imports %s", d)
+				t.Errorf("client must import only the standard library, internal/wire and internal/naming; it imports %s", d)
 			}
 		}
 	}

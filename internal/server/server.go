@@ -1,5 +1,5 @@
 // Package server composes a Pulse server: the registry, the health checker,
-// the HTTP API and (with later issues) push and clustering. New binds the
+// UDP push and the HTTP API. New binds the
 // listeners, so their addresses are known before Run; Run supervises the
 // components and shuts them down in order.
 package server
@@ -39,6 +39,9 @@ type Config struct {
 	// ShutdownTimeout bounds how long shutdown waits for in-flight requests.
 	// Default 10 s.
 	ShutdownTimeout time.Duration
+	// ReadTimeout bounds the reading of one whole request, body included,
+	// so that a client trickling bytes cannot hold a connection. Default 30 s.
+	ReadTimeout time.Duration
 	// Version is reported to clients and in logs.
 	Version string
 	// PushAddr is the UDP address pushes are sent from and acks read on.
@@ -47,7 +50,7 @@ type Config struct {
 	// PushToSource ignores the clientIP of list queries and pushes to the
 	// address the query came from (see httpapi.Config.PushToSource).
 	PushToSource bool
-	// Push tunes UDP push; zero fields take push.DefaultConfig.
+	// Push tunes UDP push; the zero value means push.DefaultConfig.
 	Push push.Config
 }
 
@@ -57,6 +60,8 @@ func DefaultConfig() Config {
 		Addr:            "127.0.0.1:8848",
 		ContextPath:     "/nacos",
 		ShutdownTimeout: 10 * time.Second,
+		ReadTimeout:     30 * time.Second,
+		Push:            push.DefaultConfig(),
 		Version:         "dev",
 	}
 }
@@ -116,6 +121,9 @@ func New(cfg Config, opts Options) (*Server, error) {
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = def.ShutdownTimeout
 	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = def.ReadTimeout
+	}
 	if cfg.Version == "" {
 		cfg.Version = def.Version
 	}
@@ -159,7 +167,8 @@ func New(cfg Config, opts Options) (*Server, error) {
 	})
 	s.httpSrv = &http.Server{
 		Handler:           s.api,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: min(10*time.Second, cfg.ReadTimeout),
+		ReadTimeout:       cfg.ReadTimeout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.With("component", "http").Handler(), slog.LevelDebug),
 	}

@@ -250,3 +250,22 @@ func TestConfig_Defaults(t *testing.T) {
 		t.Errorf("DefaultConfig: got %+v", d)
 	}
 }
+
+func TestServer_ReadTimeout(t *testing.T) {
+	srv := startServer(t, Config{Addr: "127.0.0.1:0", ReadTimeout: 200 * time.Millisecond})
+	srv.logs.wait(t, "pulse server listening")
+	// Headers, then a body that never comes: the server must drop the
+	// connection instead of holding it.
+	conn, br := inFlight(t, srv.Addr().String(), "serviceName=demo&ip=10.0.0.1&port=80")
+	start := time.Now()
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if resp, err := http.ReadResponse(br, nil); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Fatalf("got %d for a request whose body never came", resp.StatusCode)
+		}
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the server still held the connection after 5 s")
+	}
+	t.Logf("connection dropped after %v", time.Since(start))
+}

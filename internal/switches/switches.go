@@ -60,6 +60,9 @@ func (s *Set) Update(entry, value string) error {
 	if err := apply(&next, entry, value); err != nil {
 		return err
 	}
+	if err := validate(&next); err != nil {
+		return err
+	}
 	s.v.Store(&next)
 	ch := make(chan struct{})
 	close(*s.changed.Swap(&ch))
@@ -69,6 +72,41 @@ func (s *Set) Update(entry, value string) error {
 // Entries lists the entry names Update accepts.
 func Entries() []string {
 	return slices.Sorted(maps.Keys(setters))
+}
+
+// validate checks the whole set after a change, so that "batch", which
+// replaces everything at once, obeys the same rules as each entry.
+func validate(sw *wire.Switches) error {
+	switch {
+	case sw.ClientBeatInterval < 1:
+		return errorf("clientBeatInterval must be at least 1: %d", sw.ClientBeatInterval)
+	case sw.DefaultPushCacheMillis < 10000:
+		return errorf("pushCacheMillis must be at least 10000: %d", sw.DefaultPushCacheMillis)
+	case sw.DefaultCacheMillis < 1000:
+		return errorf("defaultCacheMillis must be at least 1000: %d", sw.DefaultCacheMillis)
+	case sw.CheckTimes < 1:
+		return errorf("healthCheckTimes must be at least 1: %d", sw.CheckTimes)
+	case !(sw.DistroThreshold > 0):
+		return errorf("distroThreshold must be above 0: %v", sw.DistroThreshold)
+	}
+	for url, code := range sw.LimitedURLMap {
+		if strings.TrimSpace(url) == "" || code < 100 || code > 599 {
+			return errorf("limitedUrlMap entries must be a path and a status in 100..599: %q:%d", url, code)
+		}
+	}
+	if st := sw.OverriddenServerStatus; st != nil {
+		switch *st {
+		case "UP", "DOWN", "STARTING", "PAUSED", "WRITE_ONLY", "READ_ONLY":
+		default:
+			return errorf("unknown server status: %s", *st)
+		}
+	}
+	for _, v := range []string{sw.PushJavaVersion, sw.PushGoVersion, sw.PushPythonVersion, sw.PushCVersion, sw.PushCSharpVersion} {
+		if v == "" {
+			return errorf("push versions must not be empty")
+		}
+	}
+	return nil
 }
 
 func apply(sw *wire.Switches, entry, value string) error {

@@ -56,7 +56,18 @@ func (n *flexNumber) UnmarshalJSON(b []byte) error {
 // when absent; metadata values that are numbers or booleans are kept as their
 // text, and null values are dropped.
 func DecodeBeat(data string) (Beat, error) {
-	if b, ok := decodeBeatFast(data); ok {
+	if b, ok := decodeBeatFast(data, false); ok {
+		return b, nil
+	}
+	return decodeBeatGeneral(data)
+}
+
+// DecodeBeatRef decodes what identifies the instance a beat body is for (ip,
+// port, cluster) without building its metadata, which only matters when the
+// instance must be re-created: then call DecodeBeat. Metadata may be nil
+// even when the body has some.
+func DecodeBeatRef(data string) (Beat, error) {
+	if b, ok := decodeBeatFast(data, true); ok {
 		return b, nil
 	}
 	return decodeBeatGeneral(data)

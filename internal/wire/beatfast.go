@@ -14,7 +14,10 @@ import (
 // non-ASCII, nulls, nested values, keys that differ from ours only in case,
 // repeated keys, strings where numbers go, invalid numbers, trailing data.
 // DecodeBeat then takes the general path, so the result never differs.
-func decodeBeatFast(data string) (Beat, bool) {
+//
+// With skipMetadata, the metadata object is checked but not built: a beat of
+// a known instance needs only what identifies it.
+func decodeBeatFast(data string, skipMetadata bool) (Beat, bool) {
 	p := beatScanner{s: data}
 	b := Beat{Weight: 1, Ephemeral: true}
 	if !p.byte('{') {
@@ -72,7 +75,7 @@ func decodeBeatFast(data string) (Beat, bool) {
 				return Beat{}, false
 			}
 		case "metadata":
-			if b.Metadata, ok = p.metadata(); !ok {
+			if b.Metadata, ok = p.metadata(!skipMetadata); !ok {
 				return Beat{}, false
 			}
 		default:
@@ -232,7 +235,8 @@ func (p *beatScanner) scalar() bool {
 
 // metadata reads an object of strings, numbers (kept as their text) and
 // booleans; an empty object gives nil, as DecodeBeat's general path does.
-func (p *beatScanner) metadata() (map[string]string, bool) {
+// Without keep it only checks the object and returns nil.
+func (p *beatScanner) metadata(keep bool) (map[string]string, bool) {
 	if !p.byte('{') {
 		return nil, false
 	}
@@ -268,6 +272,9 @@ func (p *beatScanner) metadata() (map[string]string, bool) {
 		}
 		if !ok {
 			return nil, false
+		}
+		if !keep {
+			continue
 		}
 		if m == nil {
 			m = make(map[string]string, 4)

@@ -180,3 +180,13 @@ type PushState struct {
 	LatencyMaxMs int64 `json:"latencyMaxMs"`
 	LatencyAvgMs int64 `json:"latencyAvgMs"`
 }
+
+// Login is the answer of POST /v1/auth/users/login (and /v1/auth/login).
+// AccessToken is left out when the server grants no token: nacos-sdk-go and
+// the Java client then go on without one.
+type Login struct {
+	AccessToken string `json:"accessToken,omitempty"`
+	TokenTTL    int64  `json:"tokenTtl"` // seconds; nacos-sdk-go panics if not a number
+	GlobalAdmin bool   `json:"globalAdmin"`
+	Username    string `json:"username"`
+}
