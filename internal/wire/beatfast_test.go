@@ -87,15 +87,24 @@ func FuzzDecodeBeatFast(f *testing.F) {
 }
 
 // BenchmarkDecodeBeat decodes nacos-sdk-go v1.1.4 beat bodies: with empty
-// metadata, and with two keys, whose map the decoder must build.
+// metadata, and with two keys, whose map the full decode must build. ref is
+// DecodeBeatRef, all that the beat of a known instance decodes.
 func BenchmarkDecodeBeat(b *testing.B) {
 	for _, c := range []struct{ name, body string }{
 		{"metadata=0", fastBeatSamples[0]},
 		{"metadata=2", `{"cluster":"DEFAULT","ip":"127.0.0.1","metadata":{"version":"1.2.3","zone":"eu-1"},"port":8080,"scheduled":false,"serviceName":"DEFAULT_GROUP@@svc","weight":1}`},
 	} {
-		if _, ok := decodeBeatFast(c.body); !ok {
+		if _, ok := decodeBeatFast(c.body, false); !ok {
 			b.Fatalf("%s: not on the fast path", c.name)
 		}
+		b.Run(c.name+"/ref", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := DecodeBeatRef(c.body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 		b.Run(c.name+"/fast", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
