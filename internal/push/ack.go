@@ -20,6 +20,7 @@ type pending struct {
 	done     bool      // acked, failed, superseded or dropped
 	gen      int       // bumped whenever its heap entry becomes stale
 	due      time.Time
+	ackBy    time.Time // when the current attempt's ack was due
 	// sent is the unix ns of the last datagram, stored just before it is
 	// written (outside the lock), for ack deadlines and round-trip times.
 	sent atomic.Int64
@@ -82,6 +83,7 @@ func (p *Pusher) acked(from netip.AddrPort, seq int64) {
 		return
 	}
 	p.forgetLocked(pd)
+	p.lastAck = now
 	if sent := pd.sent.Load(); pd.attempts == 1 && sent > 0 {
 		// Karn: only an ack of a datagram sent once tells the round trip.
 		p.observeRTTLocked(time.Duration(now.UnixNano() - sent))
@@ -108,6 +110,10 @@ func (p *Pusher) observeRTTLocked(rtt time.Duration) {
 	p.rto = min(max(p.cfg.AckTimeout, p.srtt+4*p.rttvar), maxAckTimeout)
 }
 
+// ackQuiet is how long no ack must have come in before a push is deemed
+// lost: see dueRetriesLocked.
+const ackQuiet = 20 * time.Millisecond
+
 // maxAckTimeout caps the adaptive ack timeout.
 const maxAckTimeout = 10 * time.Second
 
@@ -131,7 +137,8 @@ func (p *Pusher) backoffLocked(attempt int) time.Duration {
 // send sends each push once (first send or resend), unless the
 // destination's rate says to wait: then the push keeps a reserved token and
 // goes out when it is due. Each push's ack deadline counts from the moment
-// its own datagram left: a fan-out to thousands of targets takes a while.
+// the last datagram of the batch left: a fan-out to thousands of targets
+// takes a while.
 func (p *Pusher) send(list []*pending, now time.Time) {
 	if len(list) == 0 {
 		return
@@ -168,10 +175,16 @@ func (p *Pusher) send(list []*pending, now time.Time) {
 			p.log.Debug("push send", "addr", pd.key.addr.String(), "err", err)
 		}
 	}
+	// Deadlines count from the end of the batch, not from each datagram:
+	// while thousands of datagrams go out, the acks of the first ones wait
+	// to be read, and a deadline from their own send time would resend them
+	// for that wait alone.
+	end := p.clk.Now()
 	p.mu.Lock()
 	for _, pd := range outs {
 		if !pd.done {
-			p.scheduleLocked(pd, time.Unix(0, pd.sent.Load()).Add(p.backoffLocked(pd.attempts)))
+			pd.ackBy = end.Add(p.backoffLocked(pd.attempts))
+			p.scheduleLocked(pd, pd.ackBy)
 		}
 	}
 	p.mu.Unlock()
@@ -185,6 +198,14 @@ func (p *Pusher) dueRetriesLocked(now time.Time, sends []*pending) []*pending {
 		e := p.retries.pop()
 		pd := e.v.pd
 		if pd.done || e.v.gen != pd.gen {
+			continue
+		}
+		if !pd.reserved && now.Sub(p.lastAck) < ackQuiet && now.Before(pd.ackBy.Add(p.backoffLocked(pd.attempts))) {
+			// Acks are still coming in, this one may be among them: a
+			// burst of thousands is read one by one, and on a busy
+			// machine the last are read late. Wait for a quiet moment,
+			// at most one more timeout.
+			p.scheduleLocked(pd, now.Add(ackQuiet))
 			continue
 		}
 		if !pd.reserved && pd.attempts > p.cfg.MaxRetries {

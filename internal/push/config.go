@@ -14,8 +14,10 @@ type Config struct {
 	// trailing push of the latest state. Default 20 ms (Nacos waits a fixed
 	// 1 s before every push); zero means no window.
 	MergeWindow time.Duration
-	// AckTimeout is how long a push waits for its ack before it is sent
-	// again. Default 250 ms; each further wait is RetryBackoff times longer.
+	// AckTimeout is the shortest wait for a push's ack before it is sent
+	// again. Default 250 ms. The wait adapts to measured round trips, and
+	// starts at 4 times this before the first measurement; each further wait
+	// for the same push is RetryBackoff times longer.
 	AckTimeout time.Duration
 	// RetryBackoff multiplies the wait between resends. Default 2.
 	RetryBackoff float64

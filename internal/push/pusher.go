@@ -116,6 +116,8 @@ type Pusher struct {
 	sweepAt      time.Time
 	// listBuf holds the list answer being encoded; only the loop uses it.
 	listBuf []byte
+	// lastAck is when the last ack was matched.
+	lastAck time.Time
 	// srtt, rttvar and rto adapt the ack timeout to measured round trips.
 	srtt, rttvar, rto time.Duration
 
@@ -152,6 +154,10 @@ func New(cfg Config, conn *net.UDPConn, src Source, sw *switches.Set, clk clock.
 		// meant for an earlier run of the server do not match, and stay far
 		// below 2^53 (the Node client parses them as JavaScript numbers).
 		seq: clk.Now().UnixMicro() % (wire.MaxSeq / 2),
+		// Until a round trip has been measured, wait 4 times the floor (1 s
+		// by default), as RFC 6298 starts at 1 s: the first fan-out to
+		// thousands of targets brings its acks back slowly.
+		rto: min(4*cfg.AckTimeout, maxAckTimeout),
 	}, nil
 }
 

@@ -367,7 +367,7 @@ func TestPush_NoAckMeansBoundedResends(t *testing.T) {
 			t.Errorf("resend carries sequence %d, want %d", p.LastRefTime, first.LastRefTime)
 		}
 	}
-	c.none(t, 300*time.Millisecond) // 20 + 40 + 80 ms of waits, then give up
+	c.none(t, 300*time.Millisecond) // waits of 80 then 160 ms (4 times the floor, doubling), then give up
 	eventually(t, "the failure to be counted", func() bool { return pushState(t, srv).Failed == 1 })
 	if st := pushState(t, srv); st.Retries != 2 || st.Total != 1 || st.WaitingAck != 0 {
 		t.Errorf("got %+v, want 1 push, 2 retries, nothing waiting", st)
@@ -542,7 +542,7 @@ func TestPush_AckTimeoutAdapts(t *testing.T) {
 		c.Push.MergeWindow = 0
 	}))
 	c := newUDPClient(t)
-	c.ackDelay.Store(int64(120 * time.Millisecond)) // a slow client, or a busy server
+	c.ackDelay.Store(int64(200 * time.Millisecond)) // a slow client, or a busy server
 	subscribe(t, srv, "DEFAULT_GROUP@@demo", c)
 	var retriesAfter []int64
 	for i := range 6 {
@@ -550,8 +550,9 @@ func TestPush_AckTimeoutAdapts(t *testing.T) {
 		eventually(t, "the ack", func() bool { return pushState(t, srv).Acks == int64(i+1) })
 		retriesAfter = append(retriesAfter, pushState(t, srv).Retries)
 	}
-	// The first pushes are resent (30 ms is too short for 120 ms acks); the
-	// timeout then follows the acks, and the last pushes go out once.
+	// The first pushes are resent (the initial 120 ms is too short for 200 ms
+	// acks); the timeout then follows the acks, and the last pushes go out
+	// once.
 	if retriesAfter[0] == 0 {
 		t.Errorf("the first push was not resent; the test does not test adaptation")
 	}
@@ -575,5 +576,51 @@ func TestPush_PushVersionSwitch(t *testing.T) {
 	}
 	if n := len(srv.Pusher().Targets(srvKey)); n != 1 {
 		t.Errorf("got %d targets, want only the one from before the switch", n)
+	}
+}
+
+func TestPush_NoResendWhileAcksComeIn(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	fake := clock.NewFake(t0)
+	srv := servertest.Start(t, servertest.WithClock(fake), servertest.WithConfig(func(c *server.Config) {
+		c.Push.AckTimeout = 100 * time.Millisecond // the first wait is 4 times this: 400 ms
+		c.Push.MergeWindow = 0
+	}))
+	a, b := newUDPClient(t), newUDPClient(t)
+	a.noAck.Store(true)
+	b.noAck.Store(true)
+	subscribe(t, srv, "DEFAULT_GROUP@@demo", a)
+	subscribe(t, srv, "DEFAULT_GROUP@@demo", b)
+	register(t, srv, "demo", "10.0.0.1", 1)
+	pa, pb := a.next(t), b.next(t)
+
+	// armed waits until the pusher's timer is set for at.
+	armed := func(at time.Time) {
+		t.Helper()
+		eventually(t, fmt.Sprintf("a timer at t0+%v", at.Sub(t0)), func() bool {
+			for _, d := range fake.Deadlines() {
+				if d.Equal(at) {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	armed(t0.Add(400 * time.Millisecond))
+	fake.Advance(390 * time.Millisecond)
+	// a's ack comes in 10 ms before both pushes are due: acks are flowing.
+	if _, err := a.conn.WriteToUDPAddrPort(wire.AppendAck(nil, pa.LastRefTime), srv.PushAddr()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a's ack", func() bool { return pushState(t, srv).Acks == 1 })
+	fake.Advance(10 * time.Millisecond)
+	armed(t0.Add(420 * time.Millisecond)) // b's resend waits for a quiet moment
+	b.none(t, 50*time.Millisecond)
+	fake.Advance(20 * time.Millisecond)
+	if p := b.next(t); p.LastRefTime != pb.LastRefTime {
+		t.Errorf("b got sequence %d, want the resend of %d", p.LastRefTime, pb.LastRefTime)
+	}
+	if st := pushState(t, srv); st.Retries != 1 {
+		t.Errorf("got %d resends, want 1 (b's, once acks went quiet)", st.Retries)
 	}
 }

@@ -18,7 +18,7 @@ import (
 // With skipMetadata, the metadata object is checked but not built: a beat of
 // a known instance needs only what identifies it.
 func decodeBeatFast(data string, skipMetadata bool) (Beat, bool) {
-	p := beatScanner{s: data}
+	p := scanner{s: data}
 	b := Beat{Weight: 1, Ephemeral: true}
 	if !p.byte('{') {
 		return Beat{}, false
@@ -103,12 +103,12 @@ func foldsToBeatKey(key string) bool {
 	return false
 }
 
-type beatScanner struct {
+type scanner struct {
 	s string
 	i int
 }
 
-func (p *beatScanner) space() {
+func (p *scanner) space() {
 	for p.i < len(p.s) {
 		switch p.s[p.i] {
 		case ' ', '\t', '\n', '\r':
@@ -120,7 +120,7 @@ func (p *beatScanner) space() {
 }
 
 // byte consumes c, after whitespace.
-func (p *beatScanner) byte(c byte) bool {
+func (p *scanner) byte(c byte) bool {
 	p.space()
 	if p.i < len(p.s) && p.s[p.i] == c {
 		p.i++
@@ -130,7 +130,7 @@ func (p *beatScanner) byte(c byte) bool {
 }
 
 // str reads a string of printable ASCII without escapes.
-func (p *beatScanner) str() (string, bool) {
+func (p *scanner) str() (string, bool) {
 	if !p.byte('"') {
 		return "", false
 	}
@@ -150,7 +150,7 @@ func (p *beatScanner) str() (string, bool) {
 }
 
 // number reads the text of a JSON number.
-func (p *beatScanner) number() (string, bool) {
+func (p *scanner) number() (string, bool) {
 	p.space()
 	start := p.i
 	digits := func() int {
@@ -187,7 +187,7 @@ func (p *beatScanner) number() (string, bool) {
 	return p.s[start:p.i], true
 }
 
-func (p *beatScanner) float() (float64, bool) {
+func (p *scanner) float() (float64, bool) {
 	t, ok := p.number()
 	if !ok {
 		return 0, false
@@ -196,7 +196,7 @@ func (p *beatScanner) float() (float64, bool) {
 	return f, err == nil
 }
 
-func (p *beatScanner) literal(w string) bool {
+func (p *scanner) literal(w string) bool {
 	p.space()
 	if strings.HasPrefix(p.s[p.i:], w) {
 		p.i += len(w)
@@ -205,7 +205,7 @@ func (p *beatScanner) literal(w string) bool {
 	return false
 }
 
-func (p *beatScanner) boolean() (bool, bool) {
+func (p *scanner) boolean() (bool, bool) {
 	switch {
 	case p.literal("true"):
 		return true, true
@@ -216,7 +216,7 @@ func (p *beatScanner) boolean() (bool, bool) {
 }
 
 // scalar skips a string, number or boolean.
-func (p *beatScanner) scalar() bool {
+func (p *scanner) scalar() bool {
 	p.space()
 	if p.i >= len(p.s) {
 		return false
@@ -236,7 +236,7 @@ func (p *beatScanner) scalar() bool {
 // metadata reads an object of strings, numbers (kept as their text) and
 // booleans; an empty object gives nil, as DecodeBeat's general path does.
 // Without keep it only checks the object and returns nil.
-func (p *beatScanner) metadata(keep bool) (map[string]string, bool) {
+func (p *scanner) metadata(keep bool) (map[string]string, bool) {
 	if !p.byte('{') {
 		return nil, false
 	}

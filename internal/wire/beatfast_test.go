@@ -123,3 +123,50 @@ func BenchmarkDecodeBeat(b *testing.B) {
 		})
 	}
 }
+
+var ackSamples = []string{
+	`{"data":"","lastRefTime":"1","type":"push-ack"}`,           // Go
+	`{"type": "push-ack", "lastRefTime":"12345", "data":""}`,    // Java
+	`{"type":"push-ack","lastRefTime":1795250698950,"data":""}`, // C#, Node
+	`{"type":"push-ack","lastRefTime":" 7 ","data":""}`,
+	`{"type":"push-ack","lastRefTime":1e3}`,
+	`{"type":"push-ack","LastRefTime":"5"}`,
+	`{"type":"push-ack","lastRefTime":"5","lastRefTime":"6"}`,
+	`{"type":"push-ack"}`,
+	`{"lastRefTime":"9","extra":{"nested":1}}`,
+	`{"lastRefTime":"-3"}`,
+	`not json`,
+}
+
+func TestDecodeAck_FastPathAgrees(t *testing.T) {
+	fast := 0
+	for _, s := range ackSamples {
+		got, gotErr := DecodeAck([]byte(s))
+		want, wantErr := decodeAckGeneral([]byte(s))
+		if (gotErr == nil) != (wantErr == nil) || got != want {
+			t.Errorf("%s: got %+v, %v; want %+v, %v", s, got, gotErr, want, wantErr)
+		}
+		if _, ok := decodeAckFast(s); ok {
+			fast++
+		}
+	}
+	if fast < 3 {
+		t.Errorf("the fast path took %d samples, want at least the three clients' acks", fast)
+	}
+}
+
+func FuzzDecodeAckFast(f *testing.F) {
+	for _, s := range ackSamples {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := decodeAckFast(s)
+		if !ok {
+			return
+		}
+		want, err := decodeAckGeneral([]byte(s))
+		if err != nil || got != want {
+			t.Errorf("%q: fast %+v; general %+v, %v", s, got, want, err)
+		}
+	})
+}

@@ -123,6 +123,74 @@ type Ack struct {
 // lastRefTime: Java and Go send a string, C# and Node a number. Both are
 // accepted.
 func DecodeAck(b []byte) (Ack, error) {
+	if a, ok := decodeAckFast(string(b)); ok {
+		return a, nil
+	}
+	return decodeAckGeneral(b)
+}
+
+// decodeAckFast decodes the acks clients send — a flat object of ASCII
+// strings and numbers with an integer lastRefTime, as a string or a number —
+// without encoding/json: a change fanned out to thousands of clients brings
+// their acks back at once, and the reader must keep up with the socket. It
+// reports false for anything else, which decodeAckGeneral then decides.
+func decodeAckFast(s string) (Ack, bool) {
+	p := scanner{s: s}
+	if !p.byte('{') {
+		return Ack{}, false
+	}
+	var a Ack
+	var seenType, seenSeq bool
+	for first := true; ; first = false {
+		if p.byte('}') {
+			break
+		}
+		if !first && !p.byte(',') {
+			return Ack{}, false
+		}
+		key, ok := p.str()
+		if !ok || !p.byte(':') {
+			return Ack{}, false
+		}
+		switch key {
+		case "type":
+			if seenType {
+				return Ack{}, false
+			}
+			seenType = true
+			if a.Type, ok = p.str(); !ok {
+				return Ack{}, false
+			}
+		case "lastRefTime":
+			if seenSeq {
+				return Ack{}, false
+			}
+			seenSeq = true
+			var v string
+			if p.space(); p.i < len(p.s) && p.s[p.i] == '"' {
+				v, ok = p.str()
+			} else {
+				v, ok = p.number()
+			}
+			var err error
+			if !ok {
+				return Ack{}, false
+			}
+			if a.LastRefTime, err = strconv.ParseInt(v, 10, 64); err != nil {
+				return Ack{}, false
+			}
+		default:
+			if strings.EqualFold(key, "type") || strings.EqualFold(key, "lastRefTime") || !p.scalar() {
+				return Ack{}, false
+			}
+		}
+	}
+	p.space()
+	return a, seenSeq && p.i == len(p.s)
+}
+
+// decodeAckGeneral decodes any ack with encoding/json.
+func decodeAckGeneral(b []byte) (Ack, error) {
 	var j struct {
 		Type        string          `json:"type"`
 		LastRefTime json.RawMessage `json:"lastRefTime"`
