@@ -93,14 +93,6 @@ func (f *Fake) NewTimer(d time.Duration) Timer {
 	return t
 }
 
-// Timers reports how many timers are waiting; tests use it to know that a
-// component has armed its timer before they advance the clock.
-func (f *Fake) Timers() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.timers)
-}
-
 // Deadlines returns when the waiting timers fire, earliest first. Tests use
 // it to know that a component has armed its timer for the moment they expect
 // before they advance the clock: a component that computes its wait from

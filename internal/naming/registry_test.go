@@ -504,6 +504,22 @@ func TestRegistry_Concurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	// Whatever the interleaving, the counts agree with what is served.
+	sel := reg.Select(Query{Key: svcKey}, nil)
+	if got, want := reg.Stats().Instances, len(sel.Hosts); got != want {
+		t.Errorf("Stats counts %d instances, Select serves %d", got, want)
+	}
+	seen := map[string]bool{}
+	for _, h := range sel.Hosts {
+		k := fmt.Sprintf("%s:%d", h.IP, h.Port)
+		if seen[k] {
+			t.Errorf("%s served twice", k)
+		}
+		seen[k] = true
+	}
+	if len(sel.Hosts) > 0 && reg.NextDeadline().IsZero() {
+		t.Error("ephemeral instances remain but no deadline is scheduled")
+	}
 }
 
 func TestRegistry_BeatAfterDeregister(t *testing.T) {

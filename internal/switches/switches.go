@@ -112,7 +112,7 @@ func validate(sw *wire.Switches) error {
 func apply(sw *wire.Switches, entry, value string) error {
 	set, ok := setters[entry]
 	if !ok {
-		return errorf("unknown switch entry: %s", entry)
+		return errorf("unknown switch entry: %s (known: %s)", entry, strings.Join(Entries(), ", "))
 	}
 	return set(sw, strings.TrimSpace(value))
 }
