@@ -6,10 +6,12 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/pulse-registry/pulse/internal/httpapi"
 	"github.com/pulse-registry/pulse/internal/naming"
+	"github.com/pulse-registry/pulse/internal/switches"
 	"github.com/pulse-registry/pulse/internal/wire"
 )
 
@@ -55,7 +57,7 @@ func TestOperator_Switches(t *testing.T) {
 	}
 
 	c.fails(400, "Param 'entry' is required.", "PUT", "/operator/switches", "value=1", "")
-	c.fails(400, "unknown switch entry: nope (known: autoChangeHealthCheckEnabled, batch, check, clientBeatInterval, defaultCacheMillis, defaultInstanceEphemeral, disableAddIP, distro, distroServerExpiredMillis, distroThreshold, enableStandalone, healthCheckTimes, lightBeatEnabled, limitedUrlMap, overriddenServerStatus, pushCacheMillis, pushEnabled, pushVersion, sendBeatOnly, serverStatusSynchronizationPeriodMillis, serviceStatusSynchronizationPeriodMillis)", "PUT", "/operator/switches", "entry=nope&value=1", "")
+	c.fails(400, "unknown switch entry: nope (known: "+knownSwitches+")", "PUT", "/operator/switches", "entry=nope&value=1", "")
 	c.fails(400, "value must be an integer of at least 1: abc", "PUT", "/operator/switches", "entry=clientBeatInterval&value=abc", "")
 	c.fails(400, "value must be an integer of at least 1000: 999", "PUT", "/operator/switches", "entry=defaultCacheMillis&value=999", "")
 	c.fails(400, "value must be an integer of at least 10000: 5000", "PUT", "/operator/switches", "entry=pushCacheMillis&value=5000", "")
@@ -251,3 +253,6 @@ func TestLogin_AuthOff(t *testing.T) {
 		t.Errorf("no username: got %d %q", status, body)
 	}
 }
+
+// knownSwitches is how an unknown-entry error lists the entries.
+var knownSwitches = strings.Join(switches.Entries(), ", ")

@@ -141,7 +141,7 @@ var badCases = []badCase{
 	{"service list pageNo x", "GET", "/service/list", "pageNo=x&pageSize=10", "", `Param 'pageNo' is illegal, it must be an integer in -2147483648..2147483647: "x"`},
 	{"service list negative pageSize", "GET", "/service/list", "pageNo=1&pageSize=-1", "", `Param 'pageSize' is illegal, it must be an integer in 0..2147483647: "-1"`},
 	{"switch without entry", "PUT", "/operator/switches", "value=1", "", "Param 'entry' is required."},
-	{"switch unknown entry", "PUT", "/operator/switches", "entry=bogus&value=1", "", "unknown switch entry: bogus (known: autoChangeHealthCheckEnabled, batch, check, clientBeatInterval, defaultCacheMillis, defaultInstanceEphemeral, disableAddIP, distro, distroServerExpiredMillis, distroThreshold, enableStandalone, healthCheckTimes, lightBeatEnabled, limitedUrlMap, overriddenServerStatus, pushCacheMillis, pushEnabled, pushVersion, sendBeatOnly, serverStatusSynchronizationPeriodMillis, serviceStatusSynchronizationPeriodMillis)"},
+	{"switch unknown entry", "PUT", "/operator/switches", "entry=bogus&value=1", "", "unknown switch entry: bogus (known: " + knownSwitches + ")"},
 	{"switch bad value", "PUT", "/operator/switches", "entry=distroThreshold&value=0", "", "distroThreshold must be a number above 0: 0"},
 	{"switch bad batch", "PUT", "/operator/switches", "entry=batch&value=nope", "", "batch must be a switches JSON document: invalid character 'o' in literal null (expecting 'u')"},
 	{"health without healthy", "PUT", "/health", "serviceName=s&ip=10.0.0.1&port=80", "", "Param 'healthy' is required."},
