@@ -3,6 +3,7 @@ package client_test
 import (
 	"errors"
 	"fmt"
+	"github.com/pulse-registry/pulse/internal/servertest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -160,7 +161,7 @@ func TestClient_auth_serverWithoutAuth(t *testing.T) {
 			open := &openServer{status: tc.status, body: tc.body}
 			hs := httptest.NewServer(open)
 			defer hs.Close()
-			var logs syncBuffer
+			var logs servertest.Buffer
 			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 			c := newClient(t, client.Config{Servers: []string{hs.URL}, Username: "nacos", Password: "secret", Logger: logger})
 			var now atomic.Int64

@@ -2,7 +2,6 @@ package client_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -233,28 +232,10 @@ func TestClient_Beat_oneInFlight(t *testing.T) {
 	checkSpacing(t, beats, 150*time.Millisecond)
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestClient_Beat_failureRetried(t *testing.T) {
 	srv := startServer(t)
 	rec := startRecorder(t, srv.URL)
-	var logs syncBuffer
+	var logs servertest.Buffer
 	c := newClient(t, client.Config{Servers: []string{rec.Addr()}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err := c.RegisterInstance(t.Context(), client.Registration{Service: "s", IP: "10.0.0.1", Port: 1, Metadata: withMeta(nil)}); err != nil {
 		t.Fatal(err)

@@ -2,9 +2,9 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/pulse-registry/pulse/internal/servertest"
 	"io"
 	"net/http"
 	"os"
@@ -15,24 +15,6 @@ import (
 	"testing"
 	"time"
 )
-
-// syncBuffer is an io.Writer the command logs to while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // listening returns the attributes of the "pulse server listening" record.
 func listening(t *testing.T, logs func() string) map[string]any {
@@ -65,7 +47,7 @@ func get(t *testing.T, url string) (int, string) {
 
 // cmdRun is `pulse server args...` running in process.
 type cmdRun struct {
-	logs     *syncBuffer
+	logs     *servertest.Buffer
 	cancel   context.CancelFunc
 	returned chan struct{} // closed when Execute returns
 	err      error         // what Execute returned, once returned is closed
@@ -74,7 +56,7 @@ type cmdRun struct {
 // runServer runs `pulse server args...` until the test cancels it or ends.
 func runServer(t *testing.T, args ...string) *cmdRun {
 	t.Helper()
-	r := &cmdRun{logs: &syncBuffer{}, returned: make(chan struct{})}
+	r := &cmdRun{logs: &servertest.Buffer{}, returned: make(chan struct{})}
 	root := newRootCmd()
 	root.SetArgs(append([]string{"server"}, args...))
 	root.SetOut(io.Discard)
@@ -174,7 +156,7 @@ func TestBinary(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			logs := &syncBuffer{}
+			logs := &servertest.Buffer{}
 			var wg sync.WaitGroup
 			wg.Go(func() {
 				sc := bufio.NewScanner(stderr)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"github.com/pulse-registry/pulse/internal/servertest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,7 +48,7 @@ type pulseProc struct {
 	cmd    *exec.Cmd
 	addr   string // host:port it listens on
 	api    string // http://host:port/nacos
-	stderr *syncBuffer
+	stderr *servertest.Buffer
 	exited chan error
 }
 
@@ -57,7 +58,7 @@ type pulseProc struct {
 func runPulse(t *testing.T, addr string) *pulseProc {
 	t.Helper()
 	cmd := exec.Command(pulseBinary(t), "server", "--addr", addr, "--push-to-source", "--log-format", "json", "--log-level", "debug")
-	p := &pulseProc{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan error, 1)}
+	p := &pulseProc{cmd: cmd, stderr: &servertest.Buffer{}, exited: make(chan error, 1)}
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/pulse-registry/pulse/internal/servertest"
 	"io"
 	"os"
 	"os/exec"
@@ -93,7 +94,7 @@ type child struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	logDir string
-	stderr *syncBuffer
+	stderr *servertest.Buffer
 	waited chan error
 }
 
@@ -116,7 +117,7 @@ func startChild(t *testing.T, addr, namespace string, instances ...vo.RegisterIn
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+string(b))
-	c := &child{cmd: cmd, logDir: spec.LogDir, stderr: &syncBuffer{}, waited: make(chan error, 1)}
+	c := &child{cmd: cmd, logDir: spec.LogDir, stderr: &servertest.Buffer{}, waited: make(chan error, 1)}
 	cmd.Stderr = c.stderr
 	if c.stdin, err = cmd.StdinPipe(); err != nil {
 		t.Fatal(err)

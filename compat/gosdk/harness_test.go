@@ -2,9 +2,9 @@ package gosdk
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/pulse-registry/pulse/internal/servertest"
 	"io"
 	"log/slog"
 	"net"
@@ -15,7 +15,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -41,7 +40,7 @@ type pulse struct {
 // when the test fails.
 func startPulse(t *testing.T) *pulse {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &servertest.Buffer{}
 	cfg := server.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.ShutdownTimeout = 2 * time.Second
@@ -72,24 +71,6 @@ func startPulse(t *testing.T) *pulse {
 		port:   addr.Port,
 		api:    "http://" + addr.String() + cfg.ContextPath,
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // clientConfig is the SDK configuration the tests use unless they change it:
